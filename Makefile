@@ -1,0 +1,46 @@
+# The entry points people type. `make run` and `make test` work from a fresh clone with only
+# Python 3.11: they create .venv and install the locked dependencies first.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat requirements.lock | cksum | cut -d' ' -f1)
+export PYTHONPATH := $(CURDIR)
+
+.PHONY: run test install lint typecheck test-sqlite test-postgres migrate clean
+
+$(STAMP): requirements.lock
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Python 3.11 is needed (set PYTHON=...)")'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "installing locked dependencies into $(VENV) ..."
+	@($(BIN)/python -m pip install --quiet --disable-pip-version-check uv==0.13.9 && \
+	  $(BIN)/uv pip sync --quiet --python $(BIN)/python --require-hashes requirements.lock) || \
+	 $(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock
+	@rm -f $(VENV)/.installed-* && touch $@
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/python scripts/run.py
+
+test: install lint typecheck test-sqlite test-postgres
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy services shared scripts
+
+test-sqlite: install
+	$(BIN)/python -m pytest --db=sqlite
+
+test-postgres: install
+	@bash scripts/ensure_postgres.sh
+	$(BIN)/python -m pytest --db=postgresql
+
+migrate: install
+	$(BIN)/python -m shared.migrate
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache

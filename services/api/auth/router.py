@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from services.api.auth import service as auth_service
+from services.api.auth.oauth import FormRequest, LingkarAuthorizationServer
+from services.api.db import DbSession
+from shared.problems import problem_response
+
+router = APIRouter(prefix="/v1/oauth", tags=["auth"])
+
+_TOKEN_EXAMPLE = {
+    "access_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9...",
+    "token_type": "Bearer",
+    "expires_in": 3600,
+    "scope": "school.admin school.read school.write",
+}
+
+
+@router.post(
+    "/token",
+    summary="Get an access token (OAuth 2 client credentials, or RFC 8693 token exchange)",
+    responses={
+        200: {"content": {"application/json": {"example": _TOKEN_EXAMPLE}}},
+        400: {"description": "OAuth 2 error, as problem+json with `error`"},
+        401: {"description": "Client authentication failed"},
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/x-www-form-urlencoded": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["grant_type"],
+                        "properties": {
+                            "grant_type": {"type": "string", "example": "client_credentials"},
+                            "scope": {"type": "string"},
+                            "client_id": {"type": "string"},
+                            "client_secret": {"type": "string"},
+                            "subject_token": {"type": "string"},
+                            "subject_token_type": {"type": "string"},
+                            "requested_token_type": {"type": "string"},
+                        },
+                    }
+                }
+            },
+        }
+    },
+)
+async def token(request: Request, db: DbSession) -> Any:
+    form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+    headers = request.headers
+    client_id = auth_service.client_id_of(headers.get("authorization"), form)
+    prefetched = await auth_service.prefetch(db=db, client_id=client_id, form=form)
+    server: LingkarAuthorizationServer = request.app.state.oauth_server
+    oauth_request = FormRequest(str(request.url), headers, form)
+    # Secret checks use scrypt, which is deliberately slow: keep it off the event loop.
+    status, body, response_headers = await run_in_threadpool(
+        server.respond, oauth_request, prefetched
+    )
+    if status >= 400:
+        error = body.get("error", "invalid_request")
+        return problem_response(
+            status,
+            f"oauth/{error}",
+            error.replace("_", " ").capitalize(),
+            body.get("error_description") or error,
+            headers={"WWW-Authenticate": "Basic"} if status == 401 else None,
+            error=error,
+            error_description=body.get("error_description"),
+        )
+    return JSONResponse(body, status_code=status, headers=dict(response_headers))

@@ -1,0 +1,80 @@
+"""Access tokens the api issues and verifies: HS256 JWTs naming school, role and scopes."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import OctKey
+
+from services.api.auth.principal import Principal, Role
+from shared.problems import Unauthorized
+
+ISSUER = "lingkar-api"
+AUDIENCE = "lingkar"
+ACCESS_TOKEN_TYPE = "access"  # noqa: S105 - a type name, not a secret
+
+
+class AccessTokens:
+    def __init__(self, *, secret: str, ttl_seconds: int) -> None:
+        self._key = OctKey.import_key(secret.encode())
+        self.ttl_seconds = ttl_seconds
+
+    def issue(
+        self,
+        *,
+        role: Role,
+        subject: str,
+        client_id: str,
+        scopes: list[str],
+        school_id: uuid.UUID | None,
+        user_id: uuid.UUID | None = None,
+    ) -> dict[str, Any]:
+        now = int(time.time())
+        claims: dict[str, Any] = {
+            "iss": ISSUER,
+            "aud": AUDIENCE,
+            "typ": ACCESS_TOKEN_TYPE,
+            "sub": subject,
+            "cid": client_id,
+            "role": role.value,
+            "scope": " ".join(scopes),
+            "iat": now,
+            "exp": now + self.ttl_seconds,
+            "jti": uuid.uuid4().hex,
+        }
+        if school_id:
+            claims["sch"] = str(school_id)
+        if user_id:
+            claims["uid"] = str(user_id)
+        token = jwt.encode({"alg": "HS256", "typ": "JWT"}, claims, self._key)
+        return {
+            "access_token": token,
+            "token_type": "Bearer",
+            "expires_in": self.ttl_seconds,
+            "scope": claims["scope"],
+        }
+
+    def verify(self, token: str) -> Principal:
+        try:
+            claims = jwt.decode(token, self._key, algorithms=["HS256"]).claims
+            if (
+                claims.get("typ") != ACCESS_TOKEN_TYPE
+                or claims.get("aud") != AUDIENCE
+                or claims.get("iss") != ISSUER
+                or int(claims["exp"]) < time.time()
+            ):
+                raise Unauthorized("the access token is expired or not for this API")
+            return Principal(
+                role=Role(claims["role"]),
+                subject=str(claims["sub"]),
+                client_id=str(claims["cid"]),
+                scopes=frozenset(str(claims.get("scope", "")).split()),
+                school_id=uuid.UUID(claims["sch"]) if claims.get("sch") else None,
+                user_id=uuid.UUID(claims["uid"]) if claims.get("uid") else None,
+            )
+        except (JoseError, KeyError, ValueError, TypeError) as exc:
+            raise Unauthorized("the access token is not valid") from exc

@@ -1,0 +1,71 @@
+"""The api service: the public REST API of Lingkar."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from fastapi import FastAPI
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.api.auth.oauth import LingkarAuthorizationServer
+from services.api.auth.router import router as auth_router
+from services.api.auth.tokens import AccessTokens
+from services.api.groups.router import router as groups_router
+from services.api.outbox.relay import OutboxRelay
+from services.api.schools import service as school_service
+from services.api.schools.router import router as platform_router
+from services.api.sessions import provisioning  # noqa: F401 - registers the outbox handlers
+from services.api.sessions.router import router as sessions_router
+from services.api.settings import ApiSettings
+from services.api.users.router import router as users_router
+from shared.app import build_service_app
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+log = logging.getLogger("lingkar.api")
+
+
+def create_app(settings: ApiSettings | None = None) -> FastAPI:
+    settings = settings or ApiSettings()
+
+    async def on_startup(app: FastAPI) -> None:
+        if settings.env == "dev":
+            async with AsyncSession(app.state.engine) as db:
+                await school_service.ensure_dev_school(
+                    db=db,
+                    client_id=settings.dev_client_id,
+                    client_secret=settings.dev_client_secret.get_secret_value(),
+                )
+                await db.commit()
+            log.info(
+                "dev mode: demo school and admin client ready",
+                extra={"client_id": settings.dev_client_id},
+            )
+        relay = OutboxRelay(
+            engine=app.state.engine, poll_seconds=settings.outbox_poll_seconds, context=app.state
+        )
+        app.state.outbox_relay = relay
+        relay.start()
+
+    async def on_shutdown(app: FastAPI) -> None:
+        await app.state.outbox_relay.stop()
+
+    app = build_service_app(
+        settings,
+        database_url=settings.db_url,
+        migrations_dir=MIGRATIONS,
+        routers=[auth_router, platform_router, users_router, groups_router, sessions_router],
+        on_startup=on_startup,
+        on_shutdown=on_shutdown,
+        title="Lingkar API",
+        version="1.0.0",
+        description="Online group guidance for schools: sessions, the ethics gate, consent, "
+        "meetings and notifications. Errors are RFC 9457 problem+json.",
+    )
+    tokens = AccessTokens(
+        secret=settings.secret_key.get_secret_value(),
+        ttl_seconds=settings.access_token_ttl_seconds,
+    )
+    app.state.access_tokens = tokens
+    app.state.oauth_server = LingkarAuthorizationServer(tokens)
+    return app

@@ -1,0 +1,142 @@
+"""The relay: delivers outbox messages to the other services, with retries, exactly once.
+
+Each message kind has a handler that makes the call and, in the same transaction that marks
+the message done, records what came back (and may enqueue the next message). The receivers
+are idempotent on the message's key, so a message sent again after a crash changes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.api.outbox.models import OutboxMessage
+from shared.queue import backoff, claim_due
+from shared.service_client import ServiceCallFailed
+from shared.timeutil import utcnow
+
+log = logging.getLogger("lingkar.outbox")
+
+MAX_ATTEMPTS = 25  # with the backoff cap, about a day of trying before the message is dead
+LEASE = timedelta(seconds=60)
+BATCH = 20
+
+
+@dataclass(frozen=True)
+class Sent:
+    """What a handler's call answered; `record` runs in the transaction marking it done."""
+
+    record: Callable[[AsyncSession], Awaitable[None]]
+
+
+Handler = Callable[[OutboxMessage, Any], Awaitable[Sent]]
+_handlers: dict[str, Handler] = {}
+
+
+def handles(kind: str) -> Callable[[Handler], Handler]:
+    def register(fn: Handler) -> Handler:
+        _handlers[kind] = fn
+        return fn
+
+    return register
+
+
+class PermanentFailure(Exception):
+    """The receiver refused the message for good (a 4xx other than a conflict of timing)."""
+
+
+class OutboxRelay:
+    def __init__(self, *, engine: AsyncEngine, poll_seconds: float, context: Any) -> None:
+        self.engine = engine
+        self.poll_seconds = poll_seconds
+        self.context = context
+        self.worker = f"{socket.gethostname()}:{os.getpid()}"
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="outbox-relay")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                busy = await self.drain_once()
+            except Exception:
+                log.exception("outbox relay pass failed")
+                busy = False
+            if busy:
+                continue
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
+
+    async def drain_once(self) -> bool:
+        """Deliver one batch of due messages; True when there may be more."""
+        async with AsyncSession(self.engine, expire_on_commit=False) as db:
+            ids = await claim_due(
+                db, OutboxMessage, now=utcnow(), lease=LEASE, limit=BATCH, worker=self.worker
+            )
+            await db.commit()
+        await asyncio.gather(*(self._deliver(i) for i in ids))
+        return len(ids) == BATCH
+
+    async def _deliver(self, message_id: Any) -> None:
+        async with AsyncSession(self.engine, expire_on_commit=False) as db:
+            message = await db.get(OutboxMessage, message_id)
+            if message is None or message.status != "pending":
+                return
+            handler = _handlers[message.kind]
+            try:
+                sent = await handler(message, self.context)
+            except (ServiceCallFailed, PermanentFailure) as exc:
+                await self._failed(db, message, exc)
+                return
+            await sent.record(db)
+            message.status, message.done_at, message.locked_until = "done", utcnow(), None
+            message.last_error = None
+            db.add(message)
+            await db.commit()
+            log.info(
+                "outbox message delivered", extra={"kind": message.kind, "id": str(message.id)}
+            )
+
+    async def _failed(self, db: AsyncSession, message: OutboxMessage, exc: Exception) -> None:
+        message.attempts += 1
+        message.last_error = str(exc)[:500]
+        message.locked_until = None
+        permanent = isinstance(exc, PermanentFailure) or (
+            isinstance(exc, ServiceCallFailed) and exc.status in (400, 404, 422)
+        )
+        if permanent or message.attempts >= MAX_ATTEMPTS:
+            message.status = "dead"
+            log.error(
+                "outbox message dead",
+                extra={"kind": message.kind, "id": str(message.id), "reason": message.last_error},
+            )
+        else:
+            message.next_attempt_at = utcnow() + backoff(message.attempts)
+            log.warning(
+                "outbox message will be retried",
+                extra={"kind": message.kind, "attempt": message.attempts},
+            )
+        db.add(message)
+        await db.commit()

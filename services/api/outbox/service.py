@@ -1,0 +1,38 @@
+"""Putting calls to other services in the outbox, inside the caller's transaction."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.api.outbox.models import OutboxMessage
+from shared.db import AFTER_COMMIT
+
+
+async def enqueue(
+    *,
+    db: AsyncSession,
+    school_id: uuid.UUID,
+    kind: str,
+    idempotency_key: str,
+    payload: dict[str, Any],
+) -> OutboxMessage:
+    """Add the message unless one with this key exists; the relay is woken after commit."""
+    existing = (
+        await db.exec(select(OutboxMessage).where(OutboxMessage.idempotency_key == idempotency_key))
+    ).first()
+    if existing:
+        return existing
+    message = OutboxMessage(
+        school_id=school_id, kind=kind, idempotency_key=idempotency_key, payload=payload
+    )
+    db.add(message)
+    await db.flush()
+    wake: Callable[[], None] | None = db.info.get("wake_outbox")
+    if wake is not None and wake not in db.info.get(AFTER_COMMIT, []):
+        db.info.setdefault(AFTER_COMMIT, []).append(wake)
+    return message

@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import Index
+from sqlmodel import Field
+
+from services.api.db import ApiTable, created_at_field, id_field
+from shared.timeutil import utcnow
+
+
+class GuidanceSession(ApiTable, table=True):
+    """One meeting of a group, moving through the five stages."""
+
+    __tablename__ = "guidance_session"
+    __table_args__ = (
+        Index("ix_session_school_start", "school_id", "scheduled_start", "id"),
+        Index("ix_session_group_start", "group_id", "scheduled_start", "id"),
+    )
+
+    id: uuid.UUID = id_field()
+    school_id: uuid.UUID = Field(foreign_key="school.id")
+    group_id: uuid.UUID = Field(foreign_key="guidance_group.id")
+    counselor_id: uuid.UUID = Field(foreign_key="user_account.id", index=True)
+    title: str = Field(max_length=200)
+    stage: str = Field(default="pre_preparation", max_length=20, index=True)
+    phase: str | None = Field(default=None, max_length=20)
+    platform: str | None = Field(default=None, max_length=20)
+    fallback_platform: str | None = Field(default=None, max_length=20)
+    scheduled_start: datetime
+    duration_minutes: int
+    timezone: str = Field(max_length=64)
+    meeting_id: uuid.UUID | None = None
+    meeting_provider: str | None = Field(default=None, max_length=20)
+    meeting_host_url: str | None = Field(default=None, max_length=1000)
+    meeting_passcode: str | None = Field(default=None, max_length=50)
+    meeting_provisioned_at: datetime | None = None
+    created_at: datetime = created_at_field()
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class SessionParticipant(ApiTable, table=True):
+    """The members of the group when the session was planned: its own snapshot."""
+
+    __tablename__ = "session_participant"
+
+    session_id: uuid.UUID = Field(foreign_key="guidance_session.id", primary_key=True)
+    student_id: uuid.UUID = Field(foreign_key="user_account.id", primary_key=True, index=True)
+    school_id: uuid.UUID = Field(foreign_key="school.id", index=True)
+
+
+class SessionEvent(ApiTable, table=True):
+    """The record of a session: every stage or phase change and every gate decision."""
+
+    __tablename__ = "session_event"
+
+    id: uuid.UUID = id_field()
+    school_id: uuid.UUID = Field(foreign_key="school.id", index=True)
+    session_id: uuid.UUID = Field(foreign_key="guidance_session.id", index=True)
+    kind: str = Field(max_length=20)
+    actor: str = Field(max_length=100)
+    actor_role: str = Field(max_length=20)
+    from_state: str | None = Field(default=None, max_length=30)
+    to_state: str = Field(max_length=30)
+    reason: str | None = Field(default=None, max_length=1000)
+    at: datetime = created_at_field()

@@ -1,0 +1,72 @@
+"""Email: over SMTP (aiosmtplib) when a host is configured, else into a local spool folder."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr, make_msgid
+from pathlib import Path
+
+import aiosmtplib
+
+from services.notifications.notifications.templates import Rendered
+from services.notifications.settings import NotificationsSettings
+from shared.timeutil import utcnow
+
+
+class EmailFailed(Exception):
+    def __init__(self, reason: str, *, permanent: bool) -> None:
+        super().__init__(reason)
+        self.permanent = permanent
+
+
+def build_message(
+    settings: NotificationsSettings,
+    *,
+    delivery_id: uuid.UUID,
+    to_name: str,
+    to_address: str,
+    rendered: Rendered,
+) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = settings.smtp_from
+    message["To"] = formataddr((to_name, to_address))
+    message["Subject"] = rendered.subject
+    message["Date"] = format_datetime(utcnow())
+    # Stable per delivery: a resend after a crash carries the same id, so mail clients fold it.
+    message["Message-ID"] = make_msgid(idstring=delivery_id.hex, domain="lingkar.local")
+    message["X-Lingkar-Delivery"] = str(delivery_id)
+    message.set_content(rendered.text)
+    message.add_alternative(rendered.html, subtype="html")
+    return message
+
+
+async def send(settings: NotificationsSettings, message: EmailMessage) -> None:
+    if not settings.smtp_host:
+        await asyncio.to_thread(_spool, settings.spool_dir, message)
+        return
+    password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
+    try:
+        await aiosmtplib.send(
+            message,
+            hostname=settings.smtp_host,
+            port=settings.smtp_port,
+            username=settings.smtp_username,
+            password=password,
+            use_tls=settings.smtp_security == "tls",
+            start_tls=settings.smtp_security == "starttls",
+            timeout=settings.outside_call_timeout_seconds,
+        )
+    except aiosmtplib.SMTPRecipientsRefused as exc:
+        raise EmailFailed("recipient refused", permanent=True) from exc
+    except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+        raise EmailFailed(type(exc).__name__, permanent=False) from exc
+
+
+def _spool(folder: Path, message: EmailMessage) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    name = message["X-Lingkar-Delivery"]
+    temporary = folder / f".{name}.tmp"
+    temporary.write_bytes(bytes(message))
+    temporary.replace(folder / f"{name}.eml")

@@ -1,0 +1,10 @@
+from services.notifications.db import NotificationsTable
+from services.notifications.notifications import models as _models  # noqa: F401
+from services.notifications.settings import NotificationsSettings
+from shared.migrations_env import run
+
+run(
+    NotificationsTable.metadata,
+    default_schema="notifications",
+    url_from_settings=lambda: NotificationsSettings().db_url,
+)

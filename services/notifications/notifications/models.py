@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column
+from sqlmodel import Field
+
+from services.notifications.db import NotificationsTable
+from shared.timeutil import utcnow
+
+
+class Notification(NotificationsTable, table=True):
+    """A request to tell people something, stored before it is acknowledged."""
+
+    __tablename__ = "notification"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    school_id: uuid.UUID = Field(index=True)
+    session_id: uuid.UUID | None = Field(default=None, index=True)
+    idempotency_key: str = Field(max_length=200, unique=True)
+    event: str = Field(max_length=50)
+    data: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Delivery(NotificationsTable, table=True):
+    """One message to one person on one channel; the unit the worker claims and retries."""
+
+    __tablename__ = "delivery"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    notification_id: uuid.UUID = Field(foreign_key="notification.id", index=True)
+    school_id: uuid.UUID = Field(index=True)
+    person_id: uuid.UUID = Field(index=True)
+    person_name: str = Field(max_length=200)
+    channel: str = Field(max_length=20)
+    address: str = Field(max_length=320)
+    locale: str = Field(max_length=5)
+    timezone: str = Field(max_length=64)
+    status: str = Field(default="pending", max_length=20, index=True)
+    attempts: int = 0
+    next_attempt_at: datetime = Field(default_factory=utcnow, index=True)
+    locked_until: datetime | None = None
+    locked_by: str | None = Field(default=None, max_length=100)
+    last_error: str | None = Field(default=None, max_length=500)
+    sent_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)

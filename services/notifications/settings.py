@@ -1,0 +1,36 @@
+"""Settings of the notifications service and its worker (`LINGKAR_*`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar, Literal
+
+from pydantic import SecretStr
+
+from shared.settings import ServiceSettings
+
+
+class NotificationsSettings(ServiceSettings):
+    service_name: ClassVar[str] = "notifications"
+
+    notifications_database_url: str | None = None
+    # Without an SMTP host, email goes to .eml files here (the embedded default of `make run`).
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_from: str = "Lingkar <no-reply@lingkar.local>"
+    smtp_security: Literal["starttls", "tls", "none"] = "starttls"
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    mail_spool_dir: Path | None = None
+    telegram_api_url: str = "https://api.telegram.org"
+    whatsapp_api_url: str = "https://graph.facebook.com/v21.0"
+    worker_poll_seconds: float = 1.0
+    worker_batch_size: int = 50
+
+    @property
+    def db_url(self) -> str:
+        return self.resolved_database_url(self.notifications_database_url)
+
+    @property
+    def spool_dir(self) -> Path:
+        return self.mail_spool_dir or self.data_dir / "mail"

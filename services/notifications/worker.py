@@ -1,0 +1,137 @@
+"""The delivery worker: claims due deliveries, sends them, records the outcome.
+
+    python -m services.notifications.worker
+
+Several workers may run at once on PostgreSQL (rows are leased with FOR UPDATE SKIP LOCKED);
+on SQLite run one. A worker that dies mid-send leaves a lease that expires, and the delivery
+is taken again; the message keeps its Message-ID.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+import uuid
+from datetime import timedelta
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.notifications.channels import email
+from services.notifications.main import MIGRATIONS
+from services.notifications.notifications.models import Delivery, Notification
+from services.notifications.notifications.templates import render
+from services.notifications.settings import NotificationsSettings
+from shared.db import create_engine, run_migrations
+from shared.observability import configure_logging
+from shared.queue import backoff, claim_due
+from shared.timeutil import utcnow
+
+log = logging.getLogger("lingkar.worker")
+LEASE = timedelta(seconds=120)
+MAX_ATTEMPTS = 12
+
+
+class Worker:
+    def __init__(self, settings: NotificationsSettings, engine: AsyncEngine) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.name = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+    async def run(self, stop: asyncio.Event) -> None:
+        log.info("worker started", extra={"worker": self.name})
+        while not stop.is_set():
+            try:
+                worked = await self.run_once()
+            except Exception:
+                log.exception("worker pass failed")
+                worked = 0
+            if not worked:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=self.settings.worker_poll_seconds)
+        log.info("worker stopped", extra={"worker": self.name})
+
+    async def run_once(self) -> int:
+        async with AsyncSession(self.engine, expire_on_commit=False) as db:
+            ids = await claim_due(
+                db,
+                Delivery,
+                now=utcnow(),
+                lease=LEASE,
+                limit=self.settings.worker_batch_size,
+                worker=self.name,
+            )
+            await db.commit()
+        for delivery_id in ids:
+            await self._deliver(delivery_id)
+        return len(ids)
+
+    async def _deliver(self, delivery_id: uuid.UUID) -> None:
+        async with AsyncSession(self.engine, expire_on_commit=False) as db:
+            delivery = await db.get(Delivery, delivery_id)
+            notification = (
+                await db.get(Notification, delivery.notification_id) if delivery else None
+            )
+            if delivery is None or notification is None or delivery.status != "pending":
+                return
+            try:
+                await self._send(delivery, notification)
+            except email.EmailFailed as exc:
+                self._failed(delivery, str(exc), permanent=exc.permanent)
+            else:
+                delivery.status, delivery.sent_at = "sent", utcnow()
+                delivery.locked_until, delivery.last_error = None, None
+            delivery.attempts += 1
+            db.add(delivery)
+            await db.commit()
+
+    async def _send(self, delivery: Delivery, notification: Notification) -> None:
+        rendered = render(
+            notification.event,
+            notification.data,
+            name=delivery.person_name,
+            locale=delivery.locale,
+            timezone=delivery.timezone,
+        )
+        message = email.build_message(
+            self.settings,
+            delivery_id=delivery.id,
+            to_name=delivery.person_name,
+            to_address=delivery.address,
+            rendered=rendered,
+        )
+        await email.send(self.settings, message)
+        log.info("delivered", extra={"channel": delivery.channel, "delivery": str(delivery.id)})
+
+    def _failed(self, delivery: Delivery, reason: str, *, permanent: bool) -> None:
+        delivery.last_error = reason[:500]
+        delivery.locked_until = None
+        if permanent or delivery.attempts + 1 >= MAX_ATTEMPTS:
+            delivery.status = "dead"
+            log.error("delivery dead", extra={"delivery": str(delivery.id), "reason": reason})
+        else:
+            delivery.next_attempt_at = utcnow() + backoff(delivery.attempts + 1)
+            log.warning("delivery will be retried", extra={"delivery": str(delivery.id)})
+
+
+async def main() -> None:
+    settings = NotificationsSettings()
+    configure_logging("notifications-worker", settings.log_level)
+    engine = create_engine(settings.db_url, schema=settings.service_name, pool_size=2)
+    await run_migrations(engine, migrations_dir=MIGRATIONS, schema=settings.service_name)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await Worker(settings, engine).run(stop)
+    finally:
+        await engine.dispose()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,100 @@
+"""What the api service sends the meetings service, and what it gets back."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from pydantic import AwareDatetime, BaseModel, Field, model_validator
+
+from shared.gate import POLICY_VERSION, Signer, member_missing
+from shared.stages import Provider
+
+
+class ConsentEvidence(BaseModel):
+    """One consent record, as the gate needs to see it."""
+
+    consent_id: UUID
+    signer: Signer
+    platform: Provider
+    text_version: str
+    granted: bool
+    withdrawn: bool = False
+
+
+class ClearedParticipant(BaseModel):
+    person_id: UUID
+    name: str
+    email: str | None = None
+    needs_guardian: bool
+    consents: list[ConsentEvidence]
+
+
+class Clearance(BaseModel):
+    """Proof that everyone to be admitted passed the ethics gate; refuses to exist otherwise."""
+
+    session_id: UUID
+    platform: Provider
+    text_version: str
+    policy_version: str = POLICY_VERSION
+    participants: list[ClearedParticipant] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _everyone_covered(self) -> Clearance:
+        uncovered = []
+        for p in self.participants:
+            missing = member_missing(
+                p.consents,
+                platform=self.platform.value,
+                text_version=self.text_version,
+                needs_guardian=p.needs_guardian,
+            )
+            if missing:
+                uncovered.append(f"{p.person_id} ({', '.join(m.code for m in missing)})")
+        if uncovered:
+            raise ValueError("participants not cleared: " + "; ".join(uncovered))
+        if self.policy_version != POLICY_VERSION:
+            raise ValueError(f"policy version {self.policy_version} is not {POLICY_VERSION}")
+        return self
+
+
+class Host(BaseModel):
+    person_id: UUID
+    name: str
+    email: str | None = None
+
+
+class ProvisionRequest(BaseModel):
+    school_id: UUID
+    session_id: UUID
+    provider: Provider
+    fallback_provider: Provider | None = None
+    title: str
+    scheduled_start: AwareDatetime
+    duration_minutes: int = Field(gt=0, le=600)
+    timezone: str
+    host: Host
+    clearance: Clearance
+
+    @model_validator(mode="after")
+    def _clearance_matches(self) -> ProvisionRequest:
+        if self.clearance.session_id != self.session_id:
+            raise ValueError("the clearance is for another session")
+        if self.clearance.platform != self.provider:
+            raise ValueError("the clearance covers another platform")
+        return self
+
+
+class JoinLink(BaseModel):
+    person_id: UUID
+    join_url: str
+
+
+class MeetingOut(BaseModel):
+    id: UUID
+    session_id: UUID
+    provider: Provider
+    host_url: str
+    passcode: str | None = None
+    join_links: list[JoinLink] = Field(default_factory=list)
+    created_at: datetime

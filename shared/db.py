@@ -1,0 +1,133 @@
+"""Database plumbing shared by the services: engines, the per-request session, migrations.
+
+SQLite (the embedded default) and PostgreSQL behave the same to the code above this module.
+On PostgreSQL each service keeps its tables in a schema named after it, so the three services
+can share one database server (or one database) and still never read each other's tables.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from fastapi import Request
+from sqlalchemy import event, text
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+log = logging.getLogger("lingkar.db")
+
+_MIGRATION_LOCK_ID = 0x4C494E47  # "LING": one migrator at a time per database
+
+
+def is_sqlite(url: str) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def normalise_url(url: str) -> str:
+    """Accept the usual spellings (`postgresql://`, `sqlite:///`) and pick the async drivers."""
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "postgresql":
+        parsed = parsed.set(drivername="postgresql+asyncpg")
+    elif backend == "sqlite":
+        parsed = parsed.set(drivername="sqlite+aiosqlite")
+    else:
+        raise ValueError(f"unsupported database {backend!r}: use PostgreSQL or SQLite")
+    return parsed.render_as_string(hide_password=False)
+
+
+def create_engine(url: str, *, schema: str, pool_size: int = 10) -> AsyncEngine:
+    url = normalise_url(url)
+    if is_sqlite(url):
+        database = make_url(url).database
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(url, connect_args={"timeout": 15})
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_async_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        pool_timeout=5,
+        connect_args={
+            "server_settings": {"search_path": schema, "application_name": f"lingkar-{schema}"},
+            "timeout": 5,
+            "command_timeout": 30,
+        },
+    )
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=15000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+AFTER_COMMIT = "after_commit"
+
+
+def session_dependency(
+    engine_of: Callable[[Any], AsyncEngine],
+    prepare: Callable[[Any, AsyncSession], None] | None = None,
+) -> Any:
+    """A yield dependency: one session per request, committed on success, rolled back on error.
+
+    Use it with `Depends(..., scope="function")` so the commit happens before the response is
+    sent: a client never sees 201 for a row that failed to commit. Callables a service put in
+    `session.info["after_commit"]` run once the commit has succeeded (e.g. waking a relay).
+    """
+
+    async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+        async with AsyncSession(engine_of(request), expire_on_commit=False) as session:
+            if prepare:
+                prepare(request, session)
+            try:
+                yield session
+                await session.commit()
+            except BaseException:
+                await session.rollback()
+                raise
+            for callback in session.info.pop(AFTER_COMMIT, []):
+                callback()
+
+    return get_session
+
+
+async def run_migrations(engine: AsyncEngine, *, migrations_dir: Path, schema: str) -> None:
+    """Bring the service's schema to the newest revision (`alembic upgrade head`)."""
+    async with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            await conn.execute(
+                text("SELECT pg_advisory_xact_lock(:id)"), {"id": _MIGRATION_LOCK_ID}
+            )
+            await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+        await conn.run_sync(_upgrade, migrations_dir, schema)
+
+
+def _upgrade(connection: Connection, migrations_dir: Path, schema: str) -> None:
+    config = alembic_config(migrations_dir, schema)
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")
+
+
+def alembic_config(migrations_dir: Path, schema: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(migrations_dir))
+    config.attributes["schema"] = schema
+    return config
+
+
+async def check_database(engine: AsyncEngine) -> None:
+    async with engine.connect() as conn:
+        await conn.execute(text("SELECT 1"))

@@ -1,0 +1,180 @@
+"""RFC 9457 problem details: one error class hierarchy and one renderer for every service.
+
+Domain code raises a `DomainError` subclass; the handlers here turn it, FastAPI's validation
+errors, HTTP errors and anything unexpected into `application/problem+json`. No stack trace or
+exception text of an unexpected error ever reaches the client; it gets a correlation id that
+is in the log line instead.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from shared.observability import bind_request_id, current_request_id, reset_request_id
+
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_BASE = "https://lingkar.id/problems/"
+
+log = logging.getLogger("lingkar.errors")
+
+
+@dataclass(frozen=True)
+class Unmet:
+    """One unmet requirement of a refused stage change or gate: a code and a human message."""
+
+    code: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"code": self.code, "message": self.message}
+
+
+class DomainError(Exception):
+    """Base of every error a service raises on purpose; carries its status and problem type."""
+
+    status: int = 400
+    type: str = "bad-request"
+    title: str = "Bad request"
+
+    def __init__(self, detail: str | None = None, **extensions: Any) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail or self.title
+        self.extensions = extensions
+
+
+class NotFound(DomainError):
+    status, type, title = 404, "not-found", "Not found"
+
+
+class Unauthorized(DomainError):
+    status, type, title = 401, "unauthorized", "Authentication required"
+
+
+class Forbidden(DomainError):
+    status, type, title = 403, "forbidden", "Not allowed"
+
+
+class Conflict(DomainError):
+    status, type, title = 409, "conflict", "Conflict"
+
+
+class InvalidInput(DomainError):
+    """A payload that parses but breaks a rule about its own fields (size bounds, references)."""
+
+    status, type, title = 422, "validation-error", "Invalid input"
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}", errors=[{"field": field, "reason": reason}])
+
+
+class RequirementsUnmet(DomainError):
+    """A refused stage change or gate: lists every unmet requirement at once."""
+
+    status, type, title = 409, "requirements-unmet", "Requirements not met"
+
+    def __init__(self, detail: str, unmet: Sequence[Unmet]) -> None:
+        super().__init__(detail, unmet=[u.as_dict() for u in unmet])
+
+
+class ServiceUnavailable(DomainError):
+    status, type, title = 503, "service-unavailable", "Service unavailable"
+
+
+def problem_response(
+    status: int,
+    type_: str,
+    title: str,
+    detail: str,
+    headers: dict[str, str] | None = None,
+    **extensions: Any,
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": PROBLEM_BASE + type_,
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }
+    request_id = current_request_id()
+    if request_id:
+        body["request_id"] = request_id
+    body.update(extensions)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _field_name(loc: Sequence[int | str]) -> str:
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in ("body", "query", "path", "header", "cookie"):
+        parts = parts[1:] if len(parts) > 1 else parts
+    return ".".join(parts)
+
+
+async def _domain_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DomainError)
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    return problem_response(
+        exc.status, exc.type, exc.title, exc.detail, headers=headers, **exc.extensions
+    )
+
+
+async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {"field": _field_name(e.get("loc", ())), "reason": e.get("msg", "invalid")}
+        for e in exc.errors()
+    ]
+    detail = "; ".join(f"{e['field']}: {e['reason']}" for e in errors)
+    return problem_response(422, "validation-error", "Invalid input", detail, errors=errors)
+
+
+_HTTP_TITLES = {
+    401: ("unauthorized", "Authentication required"),
+    403: ("forbidden", "Not allowed"),
+    404: ("not-found", "Not found"),
+    405: ("method-not-allowed", "Method not allowed"),
+    413: ("payload-too-large", "Payload too large"),
+    415: ("unsupported-media-type", "Unsupported media type"),
+}
+
+
+async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    type_, title = _HTTP_TITLES.get(exc.status_code, ("http-error", "Request failed"))
+    detail = exc.detail if isinstance(exc.detail, str) else title
+    return problem_response(
+        exc.status_code, type_, title, detail, headers=getattr(exc, "headers", None)
+    )
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    request_id = getattr(request.state, "request_id", None) or current_request_id() or "-"
+    token = bind_request_id(request_id)
+    log.error(
+        "unhandled error",
+        exc_info=exc,
+        extra={"error_type": type(exc).__name__, "correlation_id": request_id},
+    )
+    response = problem_response(
+        500,
+        "internal-error",
+        "Internal error",
+        f"Something went wrong on our side. Quote correlation id {request_id}.",
+        headers={"X-Request-ID": request_id},
+        correlation_id=request_id,
+    )
+    reset_request_id(token)
+    return response
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(DomainError, _domain_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected_error)

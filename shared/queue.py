@@ -1,0 +1,67 @@
+"""Durable work queues kept in a service's own tables (the api outbox, notification deliveries).
+
+A row is due when it is `pending`, its `next_attempt_at` has come and no live lease holds it.
+A claimer takes a lease on a batch in one short transaction (`FOR UPDATE SKIP LOCKED` on
+PostgreSQL, so several workers never take the same row; SQLite serialises writers itself),
+does the work outside it, then records the outcome. A worker that dies leaves a lease that
+simply expires: the row is taken again, and the receiver's idempotency key stops a double.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta
+from typing import Any, Protocol, TypeVar
+
+from sqlalchemy import or_, select, update
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+
+class QueueRow(Protocol):
+    id: Any
+    status: str
+    attempts: int
+    next_attempt_at: datetime
+    locked_until: datetime | None
+
+
+RowT = TypeVar("RowT")
+
+
+async def claim_due(
+    session: AsyncSession,
+    model: type[RowT],
+    *,
+    now: datetime,
+    lease: timedelta,
+    limit: int,
+    worker: str,
+) -> list[Any]:
+    """Lease up to `limit` due rows to `worker` and return their ids (commit afterwards)."""
+    table: Any = model
+    due = (
+        select(table.id)
+        .where(
+            table.status == "pending",
+            table.next_attempt_at <= now,
+            or_(table.locked_until.is_(None), table.locked_until < now),
+        )
+        .order_by(table.next_attempt_at)
+        .limit(limit)
+    )
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        due = due.with_for_update(skip_locked=True)
+    ids = list((await session.execute(due)).scalars().all())
+    if ids:
+        await session.execute(
+            update(table)
+            .where(table.id.in_(ids))
+            .values(locked_until=now + lease, locked_by=worker)
+        )
+    return ids
+
+
+def backoff(attempt: int, *, base: float = 2.0, cap: float = 3600.0) -> timedelta:
+    """Exponential backoff with full jitter: the n-th retry waits up to base·2ⁿ, capped."""
+    ceiling = min(cap, base * (2 ** max(attempt - 1, 0)))
+    return timedelta(seconds=ceiling / 2 + random.uniform(0, ceiling / 2))  # noqa: S311

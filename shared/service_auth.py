@@ -1,0 +1,76 @@
+"""Short-lived signed tokens for calls between our services.
+
+The caller signs `{iss: caller, aud: receiver, typ: "service"}` with the shared service secret;
+the receiver accepts only tokens addressed to itself. A user's access token is signed with a
+different key and carries another `typ`, so it never opens an internal route.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import OctKey
+
+from shared.problems import Unauthorized
+
+SERVICE_TOKEN_TYPE = "service"  # noqa: S105 - a type name, not a secret
+_ALGORITHMS = ["HS256"]
+
+
+class ServiceTokens:
+    def __init__(self, *, service: str, secret: str, ttl_seconds: int = 60) -> None:
+        self.service = service
+        self.ttl_seconds = ttl_seconds
+        self._key = OctKey.import_key(secret.encode())
+
+    def issue(self, audience: str) -> str:
+        now = int(time.time())
+        claims = {
+            "iss": self.service,
+            "aud": audience,
+            "typ": SERVICE_TOKEN_TYPE,
+            "iat": now,
+            "exp": now + self.ttl_seconds,
+            "jti": uuid.uuid4().hex,
+        }
+        return jwt.encode({"alg": "HS256"}, claims, self._key)
+
+    def verify(self, token: str) -> str:
+        """The calling service's name, or `Unauthorized`."""
+        try:
+            decoded = jwt.decode(token, self._key, algorithms=_ALGORITHMS)
+        except (JoseError, ValueError) as exc:
+            raise Unauthorized("invalid service token") from exc
+        claims: dict[str, Any] = decoded.claims
+        now = time.time()
+        if (
+            claims.get("typ") != SERVICE_TOKEN_TYPE
+            or claims.get("aud") != self.service
+            or not isinstance(claims.get("exp"), int)
+            or claims["exp"] < now
+            or claims.get("iat", 0) > now + 30
+        ):
+            raise Unauthorized("service token not valid for this service")
+        return str(claims.get("iss"))
+
+
+def bearer_token(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthorized("a bearer token is required")
+    return token.strip()
+
+
+def require_service(request: Request) -> str:
+    """Dependency for internal routes: the name of the calling service."""
+    tokens: ServiceTokens = request.app.state.service_tokens
+    return tokens.verify(bearer_token(request))
+
+
+CallingService = Annotated[str, Depends(require_service)]

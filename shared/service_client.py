@@ -1,0 +1,102 @@
+"""HTTP calls from one of our services to another.
+
+Every call carries a fresh service token and the current request id, has a timeout, and is
+retried with exponential backoff and jitter only when it is safe: the request carries an
+idempotency key that the receiver honours. A call that gives up raises `ServiceCallFailed`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from typing import Any
+
+import httpx
+
+from shared.observability import REQUEST_ID_HEADER, Metrics, current_request_id
+from shared.service_auth import ServiceTokens
+
+log = logging.getLogger("lingkar.service_client")
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+_RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+
+
+class ServiceCallFailed(Exception):
+    def __init__(self, target: str, reason: str, status: int | None = None) -> None:
+        super().__init__(f"call to {target} failed: {reason}")
+        self.target = target
+        self.reason = reason
+        self.status = status
+
+
+class ServiceClient:
+    def __init__(
+        self,
+        *,
+        caller: str,
+        tokens: ServiceTokens,
+        metrics: Metrics | None = None,
+        timeout: float = 10.0,
+        attempts: int = 3,
+        backoff_seconds: float = 0.2,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.caller = caller
+        self.tokens = tokens
+        self.metrics = metrics
+        self.attempts = attempts
+        self.backoff_seconds = backoff_seconds
+        self._http = httpx.AsyncClient(timeout=httpx.Timeout(timeout), transport=transport)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def post(
+        self,
+        target: str,
+        url: str,
+        *,
+        json: Any,
+        idempotency_key: str | None = None,
+    ) -> httpx.Response:
+        """POST to another service; retried only when keyed. Raises on any non-2xx answer."""
+        attempts = self.attempts if idempotency_key else 1
+        for attempt in range(1, attempts + 1):
+            try:
+                response = await self._http.post(
+                    url, json=json, headers=self._headers(target, idempotency_key)
+                )
+            except httpx.HTTPError as exc:
+                self._count(target, "error")
+                if attempt == attempts:
+                    raise ServiceCallFailed(target, type(exc).__name__) from exc
+            else:
+                if response.is_success:
+                    self._count(target, "ok")
+                    return response
+                self._count(target, f"http_{response.status_code}")
+                if response.status_code not in _RETRYABLE_STATUS or attempt == attempts:
+                    raise ServiceCallFailed(
+                        target, f"answered {response.status_code}", response.status_code
+                    )
+            await asyncio.sleep(self._backoff(attempt))
+        raise AssertionError("unreachable")
+
+    def _headers(self, target: str, idempotency_key: str | None) -> dict[str, str]:
+        headers = {"Authorization": f"Bearer {self.tokens.issue(target)}"}
+        request_id = current_request_id()
+        if request_id:
+            headers[REQUEST_ID_HEADER] = request_id
+        if idempotency_key:
+            headers[IDEMPOTENCY_HEADER] = idempotency_key
+        return headers
+
+    def _backoff(self, attempt: int) -> float:
+        base: float = self.backoff_seconds * (2 ** (attempt - 1))
+        return base / 2 + random.uniform(0, base / 2)  # noqa: S311 - jitter, not security
+
+    def _count(self, target: str, outcome: str) -> None:
+        if self.metrics:
+            self.metrics.outside_calls.labels(target, outcome).inc()
