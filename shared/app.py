@@ -45,6 +45,8 @@ def build_service_app(
             tokens=app.state.service_tokens,
             metrics=metrics,
             timeout=settings.outside_call_timeout_seconds,
+            # Tests route calls between in-process apps through this; None means real HTTP.
+            transport=getattr(app.state, "service_transport", None),
         )
         if on_startup:
             await on_startup(app)

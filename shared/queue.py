@@ -13,7 +13,8 @@ import random
 from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, update
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 
@@ -51,11 +52,11 @@ async def claim_due(
     )
     if session.bind is not None and session.bind.dialect.name == "postgresql":
         due = due.with_for_update(skip_locked=True)
-    ids = list((await session.execute(due)).scalars().all())
+    ids = list((await session.exec(due)).all())
     if ids:
-        await session.execute(
+        await session.exec(
             update(table)
-            .where(table.id.in_(ids))
+            .where(col(table.id).in_(ids))
             .values(locked_until=now + lease, locked_by=worker)
         )
     return ids

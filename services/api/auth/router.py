@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from authlib.oauth2.rfc6749.errors import InsecureTransportError
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
@@ -58,7 +59,16 @@ async def token(request: Request, db: DbSession) -> Any:
     client_id = auth_service.client_id_of(headers.get("authorization"), form)
     prefetched = await auth_service.prefetch(db=db, client_id=client_id, form=form)
     server: LingkarAuthorizationServer = request.app.state.oauth_server
-    oauth_request = FormRequest(str(request.url), headers, form)
+    try:
+        oauth_request = FormRequest(str(request.url), headers, form)
+    except InsecureTransportError:
+        return problem_response(
+            400,
+            "oauth/insecure_transport",
+            "Insecure transport",
+            "Tokens are issued over HTTPS only (behind a proxy, forward X-Forwarded-Proto).",
+            error="insecure_transport",
+        )
     # Secret checks use scrypt, which is deliberately slow: keep it off the event loop.
     status, body, response_headers = await run_in_threadpool(
         server.respond, oauth_request, prefetched

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.api.outbox.models import OutboxMessage
+from shared.observability import bind_request_id, new_request_id
 from shared.queue import backoff, claim_due
 from shared.service_client import ServiceCallFailed
 from shared.timeutil import utcnow
@@ -105,6 +106,7 @@ class OutboxRelay:
             if message is None or message.status != "pending":
                 return
             handler = _handlers[message.kind]
+            bind_request_id(message.request_id or new_request_id())
             try:
                 sent = await handler(message, self.context)
             except (ServiceCallFailed, PermanentFailure) as exc:

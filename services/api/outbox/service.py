@@ -11,6 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.api.outbox.models import OutboxMessage
 from shared.db import AFTER_COMMIT
+from shared.observability import current_request_id
 
 
 async def enqueue(
@@ -28,7 +29,11 @@ async def enqueue(
     if existing:
         return existing
     message = OutboxMessage(
-        school_id=school_id, kind=kind, idempotency_key=idempotency_key, payload=payload
+        school_id=school_id,
+        kind=kind,
+        idempotency_key=idempotency_key,
+        payload=payload,
+        request_id=current_request_id(),
     )
     db.add(message)
     await db.flush()
