@@ -1,0 +1,100 @@
+"""The foundation's proof: three services as real processes, a real SMTP server, real HTTP."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+
+from tests.integration.conftest import MailBox, RunningSystem, free_port
+
+pytestmark = pytest.mark.integration
+
+
+def _text_of(message) -> str:  # type: ignore[no-untyped-def]
+    parts = [p for p in message.walk() if p.get_content_type() == "text/plain"]
+    return str(parts[0].get_payload(decode=True).decode())
+
+
+def test_the_counselor_receives_the_jitsi_link_by_email(
+    system: RunningSystem, smtp_server: tuple[MailBox, int]
+) -> None:
+    request_id = f"slice-{uuid.uuid4().hex[:12]}"
+    with httpx.Client(base_url=system.url("api"), timeout=10) as api:
+        token = api.post(
+            "/v1/oauth/token",
+            data={"grant_type": "client_credentials"},
+            auth=("dev-admin", "dev-secret"),
+        )
+        assert token.status_code == 200, token.text
+        headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+
+        def post(path: str, body: dict[str, object], expect: int = 201) -> dict[str, object]:
+            answer = api.post(path, json=body, headers={**headers, "X-Request-ID": request_id})
+            assert answer.status_code == expect, answer.text
+            return dict(answer.json())
+
+        counselor = post(
+            "/v1/users",
+            {
+                "role": "counselor",
+                "name": "Bu Sari Wulandari",
+                "email": "sari@sman1.sch.id",
+                "timezone": "Asia/Jakarta",
+            },
+        )
+        students = [post("/v1/users", {"role": "student", "name": n}) for n in ("Andi", "Budi")]
+        group = post(
+            "/v1/groups",
+            {
+                "name": "Karier XI-2",
+                "counselor_id": counselor["id"],
+                "member_ids": [s["id"] for s in students],
+                "field": "career",
+            },
+        )
+        start = datetime(2026, 12, 1, 2, 0, tzinfo=UTC) + timedelta(days=365)
+        session = post(
+            "/v1/sessions",
+            {
+                "group_id": group["id"],
+                "title": "Memilih jurusan",
+                "scheduled_start": start.isoformat(),
+                "duration_minutes": 60,
+            },
+        )
+        chosen = api.put(
+            f"/v1/sessions/{session['id']}/platform", json={"provider": "jitsi"}, headers=headers
+        )
+        assert chosen.status_code == 200, chosen.text
+        moved = post(f"/v1/sessions/{session['id']}/transitions", {"to": "preparation"}, 200)
+        assert moved["stage"] == "preparation"
+
+        box, _ = smtp_server
+        [mail] = box.wait_for(1)
+        assert mail["To"].endswith("<sari@sman1.sch.id>")
+        assert "Memilih jurusan" in mail["Subject"]
+        body = _text_of(mail)
+        assert "https://meet.jit.si/Lingkar" in body
+        assert "09.00 WIB" in body
+
+        meeting = api.get(f"/v1/sessions/{session['id']}/meeting", headers=headers).json()
+        assert meeting["host_url"] in body
+
+    time.sleep(0.5)  # let the last log lines land
+    logged = [json.loads(line) for line in system.output().splitlines() if line.startswith("{")]
+    services_seen = {entry["service"] for entry in logged if entry.get("request_id") == request_id}
+    assert {"api", "meetings", "notifications"} <= services_seen, services_seen
+    assert len(box.messages) == 1, "one email, not two"
+
+
+def test_ctrl_c_stops_every_process(system: RunningSystem) -> None:
+    assert system.stop() == 0
+    for port in system.ports.values():
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+    assert free_port() > 0
