@@ -9,8 +9,8 @@ import httpx
 from tests.factories import SchoolKit
 
 
-async def wait_for(check, timeout: float = 5.0):  # type: ignore[no-untyped-def]
-    deadline = asyncio.get_running_loop().time() + timeout
+async def wait_for(check, seconds: float = 5.0):  # type: ignore[no-untyped-def]
+    deadline = asyncio.get_running_loop().time() + seconds
     while True:
         value = await check()
         if value:

@@ -36,7 +36,7 @@ def free_port() -> int:
 class MailBox:
     messages: list[Message] = field(default_factory=list)
 
-    async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]  # noqa: N802
+    async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
         self.messages.append(message_from_bytes(envelope.original_content or envelope.content))
         return "250 OK"
 
