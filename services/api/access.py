@@ -20,6 +20,12 @@ def ensure_may_lead(principal: Principal, counselor_id: uuid.UUID) -> None:
         raise Forbidden("a counselor may create groups they lead themselves only")
 
 
+def ensure_may_see_person(principal: Principal, person_id: uuid.UUID) -> None:
+    if principal.role in (Role.school_admin, Role.counselor) or principal.user_id == person_id:
+        return
+    raise NotFound("no such user")
+
+
 def ensure_may_see_group(principal: Principal, counselor_id: uuid.UUID) -> None:
     if principal.role == Role.school_admin:
         return

@@ -7,7 +7,6 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Query
 
 from services.api.auth.deps import PersonReader, StaffReader, StaffWriter
-from services.api.auth.principal import Principal, Role
 from services.api.db import DbSession
 from services.api.sessions import listing, service
 from services.api.sessions.models import GuidanceSession
@@ -22,7 +21,6 @@ from services.api.sessions.schemas import (
     SessionPublic,
     TransitionRequest,
 )
-from shared.problems import NotFound
 from shared.timeutil import as_utc
 
 router = APIRouter(prefix="/v1/sessions", tags=["sessions"])
@@ -116,18 +114,4 @@ async def session_history(
 async def meeting_view(
     session_id: uuid.UUID, db: DbSession, principal: PersonReader
 ) -> MeetingView:
-    session = await service.get(db=db, principal=principal, session_id=session_id)
-    service.ensure_provisioned(session)
-    return _meeting_for(principal, session)
-
-
-def _meeting_for(principal: Principal, session: GuidanceSession) -> MeetingView:
-    if principal.role in (Role.school_admin, Role.counselor):
-        return MeetingView(
-            provider=session.meeting_provider,
-            host_url=session.meeting_host_url,
-            passcode=session.meeting_passcode,
-            members=[],
-        )
-    # Members get their own gated link once they are cleared (the ethics gate, issue 3).
-    raise NotFound("you have no link for this session yet")
+    return await service.meeting_view(db=db, principal=principal, session_id=session_id)

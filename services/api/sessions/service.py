@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.api import access
-from services.api.auth.principal import Principal
+from services.api.auth.principal import Principal, Role
 from services.api.groups import service as group_service
 from services.api.groups.models import GroupMember
 from services.api.schools import service as school_service
 from services.api.sessions import provisioning
 from services.api.sessions.models import GuidanceSession, SessionEvent, SessionParticipant
-from services.api.sessions.schemas import PlatformChoice, SessionCreate
+from services.api.sessions.schemas import MeetingView, PlatformChoice, SessionCreate
 from shared.problems import Conflict, NotFound, RequirementsUnmet, Unmet
-from shared.stages import Phase, SessionFacts, Stage, phase_refusals, refusals
+from shared.stages import Phase, Provider, SessionFacts, Stage, phase_refusals, refusals
 from shared.timeutil import as_utc, utcnow
 
 
@@ -195,10 +194,22 @@ async def history(
     return list(rows.all())
 
 
-def ensure_provisioned(session: GuidanceSession) -> datetime:
-    if session.meeting_id is None or session.meeting_provisioned_at is None:
+async def meeting_view(
+    *, db: AsyncSession, principal: Principal, session_id: uuid.UUID
+) -> MeetingView:
+    """Staff see the host link and passcode; a member sees only their own gated link."""
+    session = await get(db=db, principal=principal, session_id=session_id)
+    if session.meeting_id is None or session.meeting_provider is None:
         raise NotFound("the meeting has not been provisioned yet")
-    return session.meeting_provisioned_at
+    if principal.role in (Role.school_admin, Role.counselor):
+        return MeetingView(
+            provider=Provider(session.meeting_provider),
+            host_url=session.meeting_host_url,
+            passcode=session.meeting_passcode,
+            members=[],
+        )
+    # Members get their own gated link once they are cleared (the ethics gate, issue 3).
+    raise NotFound("you have no link for this session yet")
 
 
 def ensure_not_terminal(session: GuidanceSession) -> None:

@@ -4,7 +4,7 @@ import uuid
 
 from fastapi import APIRouter
 
-from services.api.auth.deps import StaffReader, StaffWriter
+from services.api.auth.deps import PersonReader, StaffWriter
 from services.api.db import DbSession
 from services.api.users import service
 from services.api.users.schemas import GuardianLink, GuardianshipPublic, UserCreate, UserPublic
@@ -20,8 +20,9 @@ async def create_user(data: UserCreate, db: DbSession, principal: StaffWriter) -
 
 
 @router.get("/{user_id}", response_model=UserPublic)
-async def get_user(user_id: uuid.UUID, db: DbSession, principal: StaffReader) -> UserPublic:
-    user = await service.get(db=db, school_id=principal.tenant, user_id=user_id)
+async def get_user(user_id: uuid.UUID, db: DbSession, principal: PersonReader) -> UserPublic:
+    """Staff read anyone of their school; a student or guardian reads themselves."""
+    user = await service.get_visible(db=db, principal=principal, user_id=user_id)
     return UserPublic.model_validate(user, from_attributes=True)
 
 

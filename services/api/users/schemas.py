@@ -4,11 +4,11 @@ import uuid
 from datetime import date, datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, EmailStr, Field, field_validator, model_validator
+from pydantic import BaseModel, EmailStr, Field, ValidationInfo, field_validator
 
 from shared.contracts.notifications import Locale
 from shared.timeutil import utcnow
-from shared.validation import check_timezone
+from shared.validation import Payload, check_timezone
 
 
 class PersonRole(StrEnum):
@@ -27,7 +27,7 @@ class Relationship(StrEnum):
     other = "other"
 
 
-class UserCreate(BaseModel):
+class UserCreate(Payload):
     role: PersonRole
     name: str = Field(min_length=1, max_length=200, examples=["Siti Rahmawati"])
     email: EmailStr | None = Field(default=None, examples=["siti@sekolah.sch.id"])
@@ -46,16 +46,16 @@ class UserCreate(BaseModel):
 
     @field_validator("birth_date")
     @classmethod
-    def _not_in_future(cls, value: date | None) -> date | None:
+    def _students_only_and_not_in_future(
+        cls, value: date | None, info: ValidationInfo
+    ) -> date | None:
+        # A field validator (not a model one) so the error names `birth_date`; `role` is
+        # declared earlier, so it is in `info.data` whenever it was valid.
+        if value and info.data.get("role", PersonRole.student) != PersonRole.student:
+            raise ValueError("birth_date is kept for students only")
         if value and value > utcnow().date():
             raise ValueError("a birth date cannot be in the future")
         return value
-
-    @model_validator(mode="after")
-    def _birth_date_for_students(self) -> UserCreate:
-        if self.birth_date and self.role != PersonRole.student:
-            raise ValueError("birth_date is kept for students only")
-        return self
 
 
 class UserPublic(BaseModel):
@@ -72,7 +72,7 @@ class UserPublic(BaseModel):
     created_at: datetime
 
 
-class GuardianLink(BaseModel):
+class GuardianLink(Payload):
     guardian_id: uuid.UUID
     relationship: Relationship
 

@@ -7,6 +7,8 @@ import uuid
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.api import access
+from services.api.auth.principal import Principal
 from services.api.users.models import Guardianship, User
 from services.api.users.schemas import GuardianLink, PersonRole, UserCreate
 from shared.problems import Conflict, InvalidInput, NotFound
@@ -24,6 +26,12 @@ async def get(*, db: AsyncSession, school_id: uuid.UUID, user_id: uuid.UUID) -> 
     user = await db.get(User, user_id)
     if user is None or user.school_id != school_id:
         raise NotFound("no such user")
+    return user
+
+
+async def get_visible(*, db: AsyncSession, principal: Principal, user_id: uuid.UUID) -> User:
+    user = await get(db=db, school_id=principal.tenant, user_id=user_id)
+    access.ensure_may_see_person(principal, user.id)
     return user
 
 
