@@ -4,18 +4,18 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat requirements.lock | cksum | cut -d' ' -f1)
+STAMP := $(VENV)/.installed-$(shell cat requirements-dev.lock | cksum | cut -d' ' -f1)
 export PYTHONPATH := $(CURDIR)
 
 .PHONY: run test install lint typecheck test-sqlite test-postgres migrate clean
 
-$(STAMP): requirements.lock
+$(STAMP): requirements-dev.lock
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Python 3.11 is needed (set PYTHON=...)")'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@echo "installing locked dependencies into $(VENV) ..."
 	@($(BIN)/python -m pip install --quiet --disable-pip-version-check uv==0.13.9 && \
-	  $(BIN)/uv pip sync --quiet --python $(BIN)/python --require-hashes requirements.lock) || \
-	 $(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock
+	  $(BIN)/uv pip sync --quiet --python $(BIN)/python --require-hashes requirements-dev.lock) || \
+	 $(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements-dev.lock
 	@rm -f $(VENV)/.installed-* && touch $@
 
 install: $(STAMP)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar, Literal
 
-from pydantic import SecretStr
+from pydantic import SecretStr, model_validator
 
 from shared.settings import ServiceSettings
 
@@ -26,6 +26,16 @@ class NotificationsSettings(ServiceSettings):
     whatsapp_api_url: str = "https://graph.facebook.com/v21.0"
     worker_poll_seconds: float = 1.0
     worker_batch_size: int = 50
+
+    @model_validator(mode="after")
+    def _mail_goes_somewhere_real(self) -> NotificationsSettings:
+        # Spooling to files is the embedded default; in production it would lose mail quietly.
+        if not self.is_dev and not self.smtp_host and self.mail_spool_dir is None:
+            raise ValueError(
+                "set LINGKAR_SMTP_HOST outside dev mode "
+                "(or LINGKAR_MAIL_SPOOL_DIR to keep mail in files on purpose)"
+            )
+        return self
 
     @property
     def db_url(self) -> str:
