@@ -75,6 +75,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:
 
 
 AFTER_COMMIT = "after_commit"
+# Writes that must outlive a rolled-back request (the record of a refused decision): each is
+# an async callable run after the rollback, when the failed transaction's locks are gone.
+AFTER_ROLLBACK = "after_rollback"
 
 
 def session_dependency(
@@ -97,11 +100,20 @@ def session_dependency(
                 await session.commit()
             except BaseException:
                 await session.rollback()
+                for write in session.info.pop(AFTER_ROLLBACK, []):
+                    await _run_after_rollback(write)
                 raise
             for callback in session.info.pop(AFTER_COMMIT, []):
                 callback()
 
     return get_session
+
+
+async def _run_after_rollback(write: Callable[[], Any]) -> None:
+    try:
+        await write()
+    except Exception:
+        log.exception("a record kept after a rollback could not be written")
 
 
 async def run_migrations(engine: AsyncEngine, *, migrations_dir: Path, schema: str) -> None:

@@ -110,10 +110,22 @@ def problem_response(
 
 
 def _field_name(loc: Sequence[int | str]) -> str:
-    parts = [str(p) for p in loc]
+    # Pydantic puts the tag of the union member it tried into `loc` (`to.str-enum[Stage]`);
+    # no field name holds brackets, so such parts are dropped: the client sees `to`.
+    parts = [str(p) for p in loc if not (isinstance(p, str) and "[" in p)]
     if parts and parts[0] in ("body", "query", "path", "header", "cookie"):
         parts = parts[1:] if len(parts) > 1 else parts
     return ".".join(parts)
+
+
+def _field_error(error: Any) -> dict[str, str]:
+    if error.get("type") == "json_invalid":
+        # `loc` is ("body", <character offset>): the field is the body itself.
+        why = (error.get("ctx") or {}).get("error")
+        position = error.get("loc", ("body", "?"))[-1]
+        reason = f"not valid JSON ({why} at character {position})" if why else "not valid JSON"
+        return {"field": "body", "reason": reason}
+    return {"field": _field_name(error.get("loc", ())), "reason": error.get("msg", "invalid")}
 
 
 async def _domain_error(_: Request, exc: Exception) -> JSONResponse:
@@ -126,10 +138,7 @@ async def _domain_error(_: Request, exc: Exception) -> JSONResponse:
 
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    errors = [
-        {"field": _field_name(e.get("loc", ())), "reason": e.get("msg", "invalid")}
-        for e in exc.errors()
-    ]
+    errors = [_field_error(e) for e in exc.errors()]
     detail = "; ".join(f"{e['field']}: {e['reason']}" for e in errors)
     return problem_response(422, "validation-error", "Invalid input", detail, errors=errors)
 

@@ -40,26 +40,26 @@ async def claim_due(
 ) -> list[Any]:
     """Lease up to `limit` due rows to `worker` and return their ids (commit afterwards)."""
     table: Any = model
-    due = (
-        select(table.id)
-        .where(
-            table.status == "pending",
-            table.next_attempt_at <= now,
-            or_(table.locked_until.is_(None), table.locked_until < now),
-        )
-        .order_by(table.next_attempt_at)
-        .limit(limit)
+    is_due = (
+        table.status == "pending",
+        table.next_attempt_at <= now,
+        or_(table.locked_until.is_(None), table.locked_until < now),
     )
+    due = select(table.id).where(*is_due).order_by(table.next_attempt_at).limit(limit)
     if session.bind is not None and session.bind.dialect.name == "postgresql":
         due = due.with_for_update(skip_locked=True)
     ids = list((await session.exec(due)).all())
-    if ids:
-        await session.exec(
-            update(table)
-            .where(col(table.id).in_(ids))
-            .values(locked_until=now + lease, locked_by=worker)
-        )
-    return ids
+    if not ids:
+        return []
+    # Lease only the rows that are still due, and return those: SQLite takes no row lock on
+    # SELECT, so another claimer may have leased some of them since; both must not get them.
+    leased = await session.exec(
+        update(table)
+        .where(col(table.id).in_(ids), *is_due)
+        .values(locked_until=now + lease, locked_by=worker)
+        .returning(table.id)
+    )
+    return list(leased.scalars().all())
 
 
 def backoff(attempt: int, *, base: float = 2.0, cap: float = 3600.0) -> timedelta:

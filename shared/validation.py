@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, field_validator
+
+# Instants outside these bounds cannot be shown in every time zone (Python's datetime ends at
+# year 9999) and mean nothing for a guidance session; refusing them keeps them out of storage.
+EARLIEST_INSTANT = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST_INSTANT = datetime(9999, 1, 1, tzinfo=UTC)
 
 
 def check_timezone(value: str) -> str:
@@ -12,3 +21,27 @@ def check_timezone(value: str) -> str:
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise ValueError(f"{value!r} is not an IANA time zone (e.g. Asia/Jakarta)") from exc
     return value
+
+
+def check_instant(value: datetime | None) -> datetime | None:
+    """An aware time within the range Lingkar stores (1970 to 9998, in UTC)."""
+    if value is None:
+        return None
+    try:
+        utc = value.astimezone(UTC)
+    except OverflowError:
+        utc = None
+    if utc is None or not EARLIEST_INSTANT <= utc < LATEST_INSTANT:
+        raise ValueError("must lie between 1970-01-01 and 9999-01-01 (UTC)")
+    return value
+
+
+class Payload(BaseModel):
+    """Base of request bodies: text never carries NUL characters (PostgreSQL cannot store them)."""
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("must not contain NUL characters")
+        return value

@@ -118,3 +118,91 @@ async def new_school(app: FastAPI, api: httpx.AsyncClient, name: str = "SMA Ling
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+async def grant_consent(
+    app: FastAPI,
+    *,
+    session: dict[str, Any],
+    student_id: str,
+    signer: str = "student",
+    signer_id: str | None = None,
+    platform: str = "jitsi",
+    decision: str = "granted",
+    text_version: str | None = None,
+) -> uuid.UUID:
+    """Record a consent decision through the domain service (the consent API comes later)."""
+    from services.api.consent import service as consent_service
+    from services.api.consent.models import Consent
+    from services.api.consent.texts import CURRENT_TEXT_VERSION, GUARDIAN_ITEMS, STUDENT_ITEMS
+    from services.api.sessions import preparation
+    from services.api.sessions.models import GuidanceSession
+
+    async with AsyncSession(app.state.engine, expire_on_commit=False) as db:
+        row = await db.get(GuidanceSession, uuid.UUID(session["id"]))
+        assert row is not None
+        consent = await consent_service.record(
+            db=db,
+            consent=Consent(
+                school_id=row.school_id,
+                group_id=row.group_id,
+                session_id=row.id,
+                student_id=uuid.UUID(student_id),
+                signer=signer,
+                signer_id=uuid.UUID(signer_id or student_id),
+                signer_name="Penanda tangan",
+                relationship="mother" if signer == "guardian" else None,
+                platform=platform,
+                text_version=text_version or CURRENT_TEXT_VERSION,
+                text_hash="0" * 64,
+                locale="id",
+                items=list(GUARDIAN_ITEMS if signer == "guardian" else STUDENT_ITEMS),
+                decision=decision,
+                channel="test",
+            ),
+        )
+        await preparation.consent_recorded(db=db, consent=consent)
+        await db.commit()
+        return consent.id
+
+
+async def eventually(check: Any, seconds: float = 8.0) -> Any:
+    """Poll an async check until it returns something truthy (background relays, workers)."""
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while True:
+        value = await check()
+        if value:
+            return value
+        if loop.time() > deadline:
+            raise AssertionError(f"not reached within {seconds}s (last: {value!r})")
+        await asyncio.sleep(0.05)
+
+
+async def notifications_about(app: FastAPI, session_id: str) -> list[Any]:
+    """What the notifications service holds about a session: (event, data, recipients)."""
+    from sqlmodel import select
+
+    from services.notifications.notifications.models import Delivery, Notification
+
+    async with AsyncSession(app.state.engine) as db:
+        rows = await db.exec(
+            select(Notification).where(Notification.session_id == uuid.UUID(session_id))
+        )
+        found = []
+        for n in rows.all():
+            people = await db.exec(
+                select(Delivery.person_id).where(Delivery.notification_id == n.id)
+            )
+            found.append((n.event, n.data, {str(p) for p in people.all()}))
+        return found
+
+
+COMPLETE_PLAN = {
+    "topic_kind": "assigned",
+    "topic": "Memilih jurusan kuliah",
+    "objectives": ["Mengenali minat dan bakat"],
+    "evaluation_plan": "Laiseg (UCA)",
+}

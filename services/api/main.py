@@ -11,11 +11,14 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from services.api.auth.oauth import LingkarAuthorizationServer
 from services.api.auth.router import router as auth_router
 from services.api.auth.tokens import AccessTokens
+from services.api.consent.router import router as consent_router
 from services.api.groups.router import router as groups_router
 from services.api.outbox.relay import OutboxRelay
+from services.api.record.router import router as record_router
 from services.api.schools import service as school_service
 from services.api.schools.router import router as platform_router
-from services.api.sessions import provisioning  # noqa: F401 - registers the outbox handlers
+from services.api.sessions import changes, provisioning  # noqa: F401 - outbox handlers
+from services.api.sessions.internal import router as internal_router
 from services.api.sessions.router import router as sessions_router
 from services.api.settings import ApiSettings
 from services.api.users.router import router as users_router
@@ -54,7 +57,16 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         settings,
         database_url=settings.db_url,
         migrations_dir=MIGRATIONS,
-        routers=[auth_router, platform_router, users_router, groups_router, sessions_router],
+        routers=[
+            auth_router,
+            platform_router,
+            users_router,
+            groups_router,
+            sessions_router,
+            consent_router,
+            record_router,
+            internal_router,
+        ],
         on_startup=on_startup,
         on_shutdown=on_shutdown,
         title="Lingkar API",

@@ -86,6 +86,8 @@ class ProvisionRequest(BaseModel):
 
 
 class JoinLink(BaseModel):
+    """A member's own link: Lingkar's join gate (`/j/{token}`), never the provider's URL."""
+
     person_id: UUID
     join_url: str
 
@@ -96,5 +98,38 @@ class MeetingOut(BaseModel):
     provider: Provider
     host_url: str
     passcode: str | None = None
+    scheduled_start: AwareDatetime
+    duration_minutes: int
+    status: str = "ready"
     join_links: list[JoinLink] = Field(default_factory=list)
     created_at: datetime
+
+
+class AdmitRequest(BaseModel):
+    """Members cleared after the meeting was made: each gets their own gated link.
+
+    Idempotent: admitting someone already admitted returns their existing link.
+    """
+
+    clearance: Clearance
+
+
+class AdmitOut(BaseModel):
+    join_links: list[JoinLink]
+
+
+class RevokeRequest(BaseModel):
+    """A member's clearance ended (consent withdrawn): their link stops working at once."""
+
+    person_id: UUID
+    reason: str = Field(max_length=200)
+
+
+class RescheduleRequest(BaseModel):
+    scheduled_start: AwareDatetime
+    duration_minutes: int = Field(gt=0, le=600)
+    title: str
+
+
+class CancelRequest(BaseModel):
+    reason: str = Field(max_length=1000)

@@ -6,11 +6,25 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
 
 class Event(StrEnum):
+    """What happened, and so which template. The `data` each carries is listed beside it."""
+
+    # session_title, scheduled_start (ISO, UTC), duration_minutes, provider, host_url,
+    # passcode, cleared_members: [names]
     meeting_provisioned_host = "meeting_provisioned_host"
+    # session_title, scheduled_start, duration_minutes, provider, join_url (the gated link)
+    meeting_provisioned_member = "meeting_provisioned_member"
+    # session_title, student_name, blocked (bool), unmet: [messages]
+    consent_withdrawn = "consent_withdrawn"
+    # session_title, scheduled_start, duration_minutes, join_url (members) or host_url (counselor)
+    session_rescheduled = "session_rescheduled"
+    # session_title, scheduled_start, reason
+    session_cancelled = "session_cancelled"
+    # session_title, scheduled_start, follow_up ("short_term" | "long_term"), members: [names]
+    follow_up_due = "follow_up_due"
 
 
 class Locale(StrEnum):
@@ -35,6 +49,8 @@ class NotificationRequest(BaseModel):
     event: Event
     recipients: list[Recipient] = Field(min_length=1)
     data: dict[str, Any] = Field(default_factory=dict)
+    # Scheduled sends (follow-ups, reminders): not delivered before this time.
+    deliver_after: AwareDatetime | None = None
 
 
 class NotificationAccepted(BaseModel):

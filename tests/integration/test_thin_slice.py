@@ -20,7 +20,7 @@ def _text_of(message) -> str:  # type: ignore[no-untyped-def]
     return str(parts[0].get_payload(decode=True).decode())
 
 
-def test_the_counselor_receives_the_jitsi_link_by_email(
+async def test_the_counselor_receives_the_jitsi_link_by_email(
     system: RunningSystem, smtp_server: tuple[MailBox, int]
 ) -> None:
     request_id = f"slice-{uuid.uuid4().hex[:12]}"
@@ -47,7 +47,10 @@ def test_the_counselor_receives_the_jitsi_link_by_email(
                 "timezone": "Asia/Jakarta",
             },
         )
-        students = [post("/v1/users", {"role": "student", "name": n}) for n in ("Andi", "Budi")]
+        students = [
+            post("/v1/users", {"role": "student", "name": n, "birth_date": "2000-02-02"})
+            for n in ("Andi", "Budi")
+        ]
         group = post(
             "/v1/groups",
             {
@@ -71,6 +74,22 @@ def test_the_counselor_receives_the_jitsi_link_by_email(
             f"/v1/sessions/{session['id']}/platform", json={"provider": "jitsi"}, headers=headers
         )
         assert chosen.status_code == 200, chosen.text
+        planned = api.put(
+            f"/v1/sessions/{session['id']}/plan",
+            headers=headers,
+            json={
+                "topic_kind": "assigned",
+                "topic": "Memilih jurusan",
+                "objectives": ["Mengenal minat"],
+                "evaluation_plan": "Laiseg (UCA)",
+            },
+        )
+        assert planned.status_code == 200, planned.text
+        post(f"/v1/sessions/{session['id']}/attestation", {})
+        # Everything the gate asks for, while still choosing the platform ...
+        for student in students:
+            await system.grant_consent(str(session["id"]), str(student["id"]))
+        # ... so that entering preparation is what provisions the meeting, in this request.
         moved = post(f"/v1/sessions/{session['id']}/transitions", {"to": "preparation"}, 200)
         assert moved["stage"] == "preparation"
 

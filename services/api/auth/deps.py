@@ -41,5 +41,6 @@ def _alias(dep: Callable[..., Principal]) -> Any:
 StaffReader = _alias(allow(*SCHOOL_STAFF, scope=Scope.read))
 StaffWriter = _alias(allow(*SCHOOL_STAFF, scope=Scope.write))
 PersonReader = _alias(allow(*SCHOOL_PEOPLE, scope=Scope.read))
+PersonWriter = _alias(allow(*SCHOOL_PEOPLE, scope=Scope.write))
 SchoolAdmin = _alias(allow(Role.school_admin, scope=Scope.admin))
 PlatformAdmin = _alias(allow(Role.platform_admin, scope=Scope.platform))

@@ -56,7 +56,18 @@ _TOKEN_EXAMPLE = {
 async def token(request: Request, db: DbSession) -> Any:
     form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
     headers = request.headers
-    client_id = auth_service.client_id_of(headers.get("authorization"), form)
+    authorization = headers.get("authorization") or ""
+    client_id = auth_service.client_id_of(authorization, form)
+    if client_id is None and authorization.lower().startswith("basic "):
+        # Not base64 of UTF-8 text: refuse here, before authlib trips over decoding it.
+        return problem_response(
+            401,
+            "oauth/invalid_client",
+            "Invalid client",
+            "The HTTP Basic credentials are not valid.",
+            headers={"WWW-Authenticate": "Basic"},
+            error="invalid_client",
+        )
     prefetched = await auth_service.prefetch(db=db, client_id=client_id, form=form)
     server: LingkarAuthorizationServer = request.app.state.oauth_server
     try:

@@ -30,7 +30,8 @@ def client_id_of(authorization: str | None, form: dict[str, str]) -> str | None:
 
 async def prefetch(*, db: AsyncSession, client_id: str | None, form: dict[str, str]) -> Prefetched:
     found = Prefetched()
-    if client_id:
+    # A NUL cannot be in any client id, and PostgreSQL refuses to compare text holding one.
+    if client_id and "\x00" not in client_id:
         client = (await db.exec(select(ApiClient).where(ApiClient.client_id == client_id))).first()
         if client:
             found.clients[client_id] = client

@@ -6,6 +6,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field, field_validator
 
+from shared.validation import Payload
+
 
 class GuidanceField(StrEnum):
     """The field (bidang) of guidance a group works in."""
@@ -16,7 +18,7 @@ class GuidanceField(StrEnum):
     career = "career"
 
 
-class GroupCreate(BaseModel):
+class GroupCreate(Payload):
     name: str = Field(min_length=1, max_length=200, examples=["Kelompok Karier XI IPA 2"])
     counselor_id: uuid.UUID
     member_ids: list[uuid.UUID] = Field(description="Students of the school, each once")

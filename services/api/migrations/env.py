@@ -1,7 +1,9 @@
 from services.api.auth import models as _auth  # noqa: F401
+from services.api.consent import models as _consent  # noqa: F401
 from services.api.db import ApiTable
 from services.api.groups import models as _groups  # noqa: F401
 from services.api.outbox import models as _outbox  # noqa: F401
+from services.api.record import models as _record  # noqa: F401
 from services.api.schools import models as _schools  # noqa: F401
 from services.api.sessions import models as _sessions  # noqa: F401
 from services.api.settings import ApiSettings

@@ -5,12 +5,12 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from shared.validation import check_timezone
+from shared.validation import Payload, check_timezone
 
 MAX_GROUP_SIZE_LIMIT = 20
 
 
-class SchoolCreate(BaseModel):
+class SchoolCreate(Payload):
     name: str = Field(min_length=1, max_length=200, examples=["SMA Negeri 1 Yogyakarta"])
     timezone: str = Field(default="Asia/Jakarta", examples=["Asia/Makassar"])
     min_group_size: int = Field(default=2, ge=2, le=MAX_GROUP_SIZE_LIMIT)

@@ -31,7 +31,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
         padded = cursor + "=" * (-len(cursor) % 4)
         start, session_id = json.loads(base64.urlsafe_b64decode(padded))
         return as_utc(datetime.fromisoformat(start)), uuid.UUID(session_id)
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, AttributeError, OverflowError) as exc:
         raise InvalidInput("cursor", "not a cursor this API gave out") from exc
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Index
+from sqlalchemy import JSON, Column, Index
 from sqlmodel import Field
 
 from services.api.db import ApiTable, created_at_field, id_field
@@ -36,6 +36,8 @@ class GuidanceSession(ApiTable, table=True):
     meeting_host_url: str | None = Field(default=None, max_length=1000)
     meeting_passcode: str | None = Field(default=None, max_length=50)
     meeting_provisioned_at: datetime | None = None
+    # Set when the provisioning request is committed to the outbox: asked for once.
+    meeting_requested_at: datetime | None = None
     created_at: datetime = created_at_field()
     updated_at: datetime = Field(default_factory=utcnow)
 
@@ -48,6 +50,10 @@ class SessionParticipant(ApiTable, table=True):
     session_id: uuid.UUID = Field(foreign_key="guidance_session.id", primary_key=True)
     student_id: uuid.UUID = Field(foreign_key="user_account.id", primary_key=True, index=True)
     school_id: uuid.UUID = Field(foreign_key="school.id", index=True)
+    # The member's own gated link, once cleared and admitted; cleared again on withdrawal.
+    join_url: str | None = Field(default=None, max_length=1000)
+    admission_requested_at: datetime | None = None
+    admitted_at: datetime | None = None
 
 
 class SessionEvent(ApiTable, table=True):
@@ -65,3 +71,32 @@ class SessionEvent(ApiTable, table=True):
     to_state: str = Field(max_length=30)
     reason: str | None = Field(default=None, max_length=1000)
     at: datetime = created_at_field()
+
+
+class SessionPlan(ApiTable, table=True):
+    """The service plan (RPL, Rencana Pelaksanaan Layanan); drafts are kept as they are."""
+
+    __tablename__ = "session_plan"
+
+    session_id: uuid.UUID = Field(foreign_key="guidance_session.id", primary_key=True)
+    school_id: uuid.UUID = Field(foreign_key="school.id", index=True)
+    topic_kind: str | None = Field(default=None, max_length=10)
+    topic: str | None = Field(default=None, max_length=300)
+    objectives: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    target: str | None = Field(default=None, max_length=1000)
+    materials: str | None = Field(default=None, max_length=2000)
+    evaluation_plan: str | None = Field(default=None, max_length=2000)
+    updated_by: str = Field(max_length=100)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Attestation(ApiTable, table=True):
+    """The counselor's word that the code of ethics and the method were explained."""
+
+    __tablename__ = "attestation"
+
+    session_id: uuid.UUID = Field(foreign_key="guidance_session.id", primary_key=True)
+    school_id: uuid.UUID = Field(foreign_key="school.id", index=True)
+    attested_by: str = Field(max_length=100)
+    attested_by_role: str = Field(max_length=20)
+    attested_at: datetime = created_at_field()

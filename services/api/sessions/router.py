@@ -2,26 +2,25 @@ from __future__ import annotations
 
 import uuid
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from services.api.auth.deps import PersonReader, StaffReader, StaffWriter
 from services.api.db import DbSession
-from services.api.sessions import listing, service
-from services.api.sessions.models import GuidanceSession
+from services.api.sessions import listing, preparation, service, views
+from services.api.sessions.plan import PlanUpdate
 from services.api.sessions.schemas import (
+    CancelRequest,
     HistoryEntry,
-    MeetingSummary,
     MeetingView,
     PlatformChoice,
     SessionCreate,
     SessionFilters,
     SessionPage,
     SessionPublic,
+    SessionUpdate,
     TransitionRequest,
 )
-from shared.timeutil import as_utc
 
 router = APIRouter(prefix="/v1/sessions", tags=["sessions"])
 _REFUSAL: dict[int | str, dict[str, Any]] = {
@@ -29,37 +28,13 @@ _REFUSAL: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _public(session: GuidanceSession, participants: list[uuid.UUID]) -> SessionPublic:
-    meeting = None
-    if session.meeting_id and session.meeting_provisioned_at:
-        meeting = MeetingSummary(
-            id=session.meeting_id,
-            provider=session.meeting_provider,
-            provisioned_at=as_utc(session.meeting_provisioned_at),
-        )
-    return SessionPublic.model_validate(
-        {
-            **session.model_dump(),
-            "scheduled_start": as_utc(session.scheduled_start).astimezone(
-                ZoneInfo(session.timezone)
-            ),
-            "created_at": as_utc(session.created_at),
-            "participant_ids": participants,
-            "meeting": meeting,
-        }
-    )
-
-
-async def _answer(db: DbSession, session: GuidanceSession) -> SessionPublic:
-    return _public(session, await service.participant_ids(db=db, session=session))
-
-
 @router.post("", status_code=201, response_model=SessionPublic)
 async def create_session(
     data: SessionCreate, db: DbSession, principal: StaffWriter
 ) -> SessionPublic:
     """Plan a session for a group; it starts in `pre_preparation`."""
-    return await _answer(db, await service.create(db=db, principal=principal, data=data))
+    session = await service.create(db=db, principal=principal, data=data)
+    return await views.session_public(db=db, principal=principal, session=session)
 
 
 @router.get("", response_model=SessionPage)
@@ -68,15 +43,26 @@ async def list_sessions(
 ) -> SessionPage:
     """Sessions the caller may see, by start time; pass `next_cursor` back for the next page."""
     rows, next_cursor = await listing.page(db=db, principal=principal, filters=filters)
-    ids = {r.id: await service.participant_ids(db=db, session=r) for r in rows}
-    return SessionPage(items=[_public(r, ids[r.id]) for r in rows], next_cursor=next_cursor)
+    items = [await views.session_public(db=db, principal=principal, session=r) for r in rows]
+    return SessionPage(items=items, next_cursor=next_cursor)
 
 
 @router.get("/{session_id}", response_model=SessionPublic)
 async def get_session(
     session_id: uuid.UUID, db: DbSession, principal: PersonReader
 ) -> SessionPublic:
-    return await _answer(db, await service.get(db=db, principal=principal, session_id=session_id))
+    """The session with its plan, its gate (who is cleared, what is missing) and meeting."""
+    session = await service.get(db=db, principal=principal, session_id=session_id)
+    return await views.session_public(db=db, principal=principal, session=session)
+
+
+@router.patch("/{session_id}", response_model=SessionPublic)
+async def reschedule_session(
+    session_id: uuid.UUID, data: SessionUpdate, db: DbSession, principal: StaffWriter
+) -> SessionPublic:
+    """Reschedule or rename: the provider's meeting is updated and everyone is told."""
+    session = await service.reschedule(db=db, principal=principal, session_id=session_id, data=data)
+    return await views.session_public(db=db, principal=principal, session=session)
 
 
 @router.put("/{session_id}/platform", response_model=SessionPublic, responses=_REFUSAL)
@@ -86,7 +72,32 @@ async def choose_platform(
     session = await service.choose_platform(
         db=db, principal=principal, session_id=session_id, choice=choice
     )
-    return await _answer(db, session)
+    return await views.session_public(db=db, principal=principal, session=session)
+
+
+@router.put("/{session_id}/plan", response_model=SessionPublic)
+async def save_plan(
+    session_id: uuid.UUID, data: PlanUpdate, db: DbSession, principal: StaffWriter
+) -> SessionPublic:
+    """Save the service plan (RPL); a draft is kept, and `plan.missing` says what is left."""
+    session = await preparation.save_plan(
+        db=db, principal=principal, session_id=session_id, data=data
+    )
+    return await views.session_public(db=db, principal=principal, session=session)
+
+
+@router.post(
+    "/{session_id}/attestation",
+    status_code=201,
+    responses={200: {"description": "Already attested; the first attestation"}},
+)
+async def attest(
+    session_id: uuid.UUID, db: DbSession, principal: StaffWriter, response: Response
+) -> dict[str, Any]:
+    """The counselor attests the code of ethics and the method were explained to the group."""
+    attestation, new = await preparation.attest(db=db, principal=principal, session_id=session_id)
+    response.status_code = 201 if new else 200
+    return attestation.model_dump(mode="json")
 
 
 @router.post("/{session_id}/transitions", response_model=SessionPublic, responses=_REFUSAL)
@@ -97,7 +108,41 @@ async def move(
     session = await service.transition(
         db=db, principal=principal, session_id=session_id, to=data.to, reason=data.reason
     )
-    return await _answer(db, session)
+    return await views.session_public(db=db, principal=principal, session=session)
+
+
+@router.post("/{session_id}/cancel", response_model=SessionPublic, responses=_REFUSAL)
+async def cancel(
+    session_id: uuid.UUID, data: CancelRequest, db: DbSession, principal: StaffWriter
+) -> SessionPublic:
+    """Cancel: the provider's meeting is deleted and everyone involved is told."""
+    session = await service.cancel(
+        db=db, principal=principal, session_id=session_id, reason=data.reason
+    )
+    return await views.session_public(db=db, principal=principal, session=session)
+
+
+@router.post(
+    "/{session_id}/meeting", status_code=201, response_model=SessionPublic, responses=_REFUSAL
+)
+async def provision_meeting(
+    session_id: uuid.UUID, db: DbSession, principal: StaffWriter
+) -> SessionPublic:
+    """Ask for the meeting now (normally automatic when the gate is met).
+
+    The meeting is made in the background; `meeting` in the answer is filled once the
+    provider has answered (usually within a second): read the session again.
+    """
+    session = await preparation.provision_now(db=db, principal=principal, session_id=session_id)
+    return await views.session_public(db=db, principal=principal, session=session)
+
+
+@router.get("/{session_id}/meeting", response_model=MeetingView, response_model_exclude_none=True)
+async def meeting_view(
+    session_id: uuid.UUID, db: DbSession, principal: PersonReader
+) -> MeetingView:
+    """Staff see the host link and each member's link; a cleared member only their own."""
+    return await service.meeting_view(db=db, principal=principal, session_id=session_id)
 
 
 @router.get(
@@ -106,12 +151,6 @@ async def move(
 async def session_history(
     session_id: uuid.UUID, db: DbSession, principal: StaffReader
 ) -> list[HistoryEntry]:
+    """Every stage change, gate decision and link issued: who, when, from, to, why."""
     events = await service.history(db=db, principal=principal, session_id=session_id)
     return [HistoryEntry.model_validate(e, from_attributes=True) for e in events]
-
-
-@router.get("/{session_id}/meeting", response_model=MeetingView, response_model_exclude_none=True)
-async def meeting_view(
-    session_id: uuid.UUID, db: DbSession, principal: PersonReader
-) -> MeetingView:
-    return await service.meeting_view(db=db, principal=principal, session_id=session_id)

@@ -6,11 +6,12 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, Field, field_validator, model_validator
 
+from services.api.sessions.plan import PlanPublic
 from shared.stages import Phase, Provider, Stage
-from shared.validation import check_timezone
+from shared.validation import Payload, check_instant, check_timezone
 
 
-class SessionCreate(BaseModel):
+class SessionCreate(Payload):
     group_id: uuid.UUID
     title: str = Field(min_length=1, max_length=200, examples=["Mengelola stres menjelang ujian"])
     scheduled_start: AwareDatetime = Field(
@@ -23,13 +24,15 @@ class SessionCreate(BaseModel):
         examples=["Asia/Jakarta"],
     )
 
+    _start = field_validator("scheduled_start")(check_instant)
+
     @field_validator("timezone")
     @classmethod
     def _tz(cls, value: str | None) -> str | None:
         return check_timezone(value) if value is not None else None
 
 
-class PlatformChoice(BaseModel):
+class PlatformChoice(Payload):
     provider: Provider
     fallback_provider: Provider | None = None
 
@@ -40,7 +43,7 @@ class PlatformChoice(BaseModel):
         return self
 
 
-class TransitionRequest(BaseModel):
+class TransitionRequest(Payload):
     to: Stage | Phase = Field(description="A stage, or a phase inside implementation")
     reason: str | None = Field(default=None, max_length=1000)
 
@@ -49,6 +52,44 @@ class MeetingSummary(BaseModel):
     id: uuid.UUID
     provider: Provider
     provisioned_at: datetime
+
+
+class UnmetPublic(BaseModel):
+    code: str
+    message: str
+
+
+class MemberGatePublic(BaseModel):
+    student_id: uuid.UUID
+    cleared: bool
+    needs_guardian: bool = Field(description="Under the school's guardian-consent age")
+    missing: list[UnmetPublic]
+
+
+class GatePublic(BaseModel):
+    """The ethics gate: `met` only when `unmet` is empty. A student sees their own line only."""
+
+    met: bool
+    unmet: list[UnmetPublic]
+    members: list[MemberGatePublic]
+
+
+class SessionUpdate(Payload):
+    """Reschedule or rename; the provider's meeting follows and everyone is told."""
+
+    scheduled_start: AwareDatetime | None = None
+    duration_minutes: int | None = Field(default=None, ge=15, le=240)
+    title: str | None = Field(default=None, min_length=1, max_length=200)
+
+    _start = field_validator("scheduled_start")(check_instant)
+
+
+class CancelRequest(Payload):
+    reason: str = Field(min_length=1, max_length=1000, examples=["Ujian susulan"])
+
+
+class WithdrawRequest(Payload):
+    reason: str | None = Field(default=None, max_length=1000)
 
 
 class SessionPublic(BaseModel):
@@ -64,6 +105,8 @@ class SessionPublic(BaseModel):
     duration_minutes: int
     timezone: str
     participant_ids: list[uuid.UUID]
+    plan: PlanPublic
+    gate: GatePublic
     meeting: MeetingSummary | None
     created_at: datetime
 
@@ -74,7 +117,7 @@ class SessionPage(BaseModel):
 
 
 class HistoryEntry(BaseModel):
-    kind: Literal["stage", "phase", "gate", "meeting"]
+    kind: Literal["stage", "phase", "gate", "meeting", "schedule"]
     actor: str
     actor_role: str
     from_state: str | None = Field(serialization_alias="from")
@@ -105,6 +148,8 @@ class SessionFilters(BaseModel):
     starts_before: AwareDatetime | None = None
     limit: int = Field(default=20, ge=1, le=100)
     cursor: str | None = Field(default=None, max_length=200)
+
+    _range = field_validator("starts_after", "starts_before")(check_instant)
 
 
 MAX_DURATION = timedelta(minutes=240)

@@ -4,17 +4,26 @@ from __future__ import annotations
 
 import uuid
 
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.api import access
 from services.api.auth.principal import Principal, Role
 from services.api.groups import service as group_service
 from services.api.groups.models import GroupMember
+from services.api.record.service import count_evaluations
 from services.api.schools import service as school_service
-from services.api.sessions import provisioning
+from services.api.sessions import changes, provisioning
+from services.api.sessions.gate import evaluate
 from services.api.sessions.models import GuidanceSession, SessionEvent, SessionParticipant
-from services.api.sessions.schemas import MeetingView, PlatformChoice, SessionCreate
+from services.api.sessions.schemas import (
+    MeetingMemberLink,
+    MeetingView,
+    PlatformChoice,
+    SessionCreate,
+    SessionUpdate,
+)
+from shared.db import AFTER_ROLLBACK
 from shared.problems import Conflict, NotFound, RequirementsUnmet, Unmet
 from shared.stages import Phase, Provider, SessionFacts, Stage, phase_refusals, refusals
 from shared.timeutil import as_utc, utcnow
@@ -103,8 +112,14 @@ async def transition(
     facts = await _facts(db, session, reason)
     unmet = refusals(facts, to)
     if unmet:
-        raise RequirementsUnmet(
-            f"The session cannot move from {session.stage} to {to.value}.", unmet
+        raise refusal(
+            db,
+            principal,
+            session,
+            kind="refusal",
+            target=to.value,
+            unmet=unmet,
+            detail=f"The session cannot move from {session.stage} to {to.value}.",
         )
     previous = session.stage
     session.stage = to.value
@@ -112,11 +127,64 @@ async def transition(
     _touch(db, session)
     event = _record(db, principal, session, "stage", previous, to.value, reason)
     await db.flush()
-    if to == Stage.preparation:
-        # Seam for the ethics gate (issue 3): today the room is asked for on entering
-        # preparation, with a clearance that admits nobody but the host.
-        await provisioning.request_meeting(db=db, session=session, cause_id=event.id)
+    await _after_move(db, session, Stage(previous), to, reason or "", event.id)
     return session
+
+
+async def _after_move(
+    db: AsyncSession,
+    session: GuidanceSession,
+    previous: Stage,
+    to: Stage,
+    reason: str,
+    event_id: uuid.UUID,
+) -> None:
+    if to == Stage.preparation and previous == Stage.pre_preparation:
+        await provisioning.reconcile(db=db, session=session)
+    elif to == Stage.pre_preparation:
+        # Changing the platform: the meeting goes, and consent for the old platform no longer
+        # covers this session (it names that platform); new consent is asked for again.
+        await changes.cancel_meetings(db=db, session=session, reason="platform change")
+    elif to == Stage.cancelled:
+        await changes.cancelled(db=db, session=session, reason=reason, change_id=event_id)
+    elif to == Stage.completed:
+        await changes.completed(db=db, session=session)
+
+
+async def reschedule(
+    *, db: AsyncSession, principal: Principal, session_id: uuid.UUID, data: SessionUpdate
+) -> GuidanceSession:
+    """Move or rename the session; the provider's meeting follows and everyone is told."""
+    session = await get(db=db, principal=principal, session_id=session_id, for_update=True)
+    access.ensure_may_run_session(principal, counselor_id=session.counselor_id)
+    ensure_not_terminal(session)
+    changed = []
+    if data.scheduled_start is not None:
+        session.scheduled_start = as_utc(data.scheduled_start)
+        changed.append(f"start {session.scheduled_start.isoformat()}")
+    if data.duration_minutes is not None:
+        session.duration_minutes = data.duration_minutes
+        changed.append(f"duration {data.duration_minutes} min")
+    if data.title is not None:
+        session.title = data.title
+        changed.append("title")
+    if not changed:
+        return session
+    _touch(db, session)
+    event = _record(
+        db, principal, session, "schedule", None, session.stage, "changed: " + ", ".join(changed)
+    )
+    await db.flush()
+    await changes.rescheduled(db=db, session=session, change_id=event.id)
+    return session
+
+
+async def cancel(
+    *, db: AsyncSession, principal: Principal, session_id: uuid.UUID, reason: str
+) -> GuidanceSession:
+    return await transition(
+        db=db, principal=principal, session_id=session_id, to=Stage.cancelled, reason=reason
+    )
 
 
 async def _change_phase(
@@ -125,7 +193,15 @@ async def _change_phase(
     current = Phase(session.phase) if session.phase else None
     unmet = phase_refusals(Stage(session.stage), current, to)
     if unmet:
-        raise RequirementsUnmet(f"The phase cannot change to {to.value}.", unmet)
+        raise refusal(
+            db,
+            principal,
+            session,
+            kind="refusal",
+            target=to.value,
+            unmet=unmet,
+            detail=f"The phase cannot change to {to.value}.",
+        )
     session.phase = to.value
     _touch(db, session)
     _record(db, principal, session, "phase", current.value if current else None, to.value, reason)
@@ -135,6 +211,8 @@ async def _change_phase(
 async def _facts(db: AsyncSession, session: GuidanceSession, reason: str | None) -> SessionFacts:
     school = await school_service.get(db=db, school_id=session.school_id)
     members = await participant_ids(db=db, session=session)
+    gate = await evaluate(db=db, session=session)
+    unmet = {u.code for u in gate.unmet}
     return SessionFacts(
         stage=Stage(session.stage),
         platform=session.platform,  # type: ignore[arg-type]
@@ -142,15 +220,47 @@ async def _facts(db: AsyncSession, session: GuidanceSession, reason: str | None)
         member_count=len(members),
         min_members=school.min_group_size,
         max_members=school.max_group_size,
-        plan_complete=False,  # the plan (RPL) arrives with issue 3
-        attested=False,
-        gate_met=False,
+        plan_complete="plan_incomplete" not in unmet,
+        attested="attestation_missing" not in unmet,
+        gate_met=gate.met,
         meeting_provisioned=session.meeting_id is not None,
-        evaluation_count=0,
+        evaluation_count=await count_evaluations(db=db, session_id=session.id),
         scheduled_start=as_utc(session.scheduled_start),
         now=utcnow(),
         reason=reason,
     )
+
+
+def refusal(
+    db: AsyncSession,
+    principal: Principal,
+    session: GuidanceSession,
+    *,
+    kind: str,
+    target: str,
+    detail: str,
+    unmet: list[Unmet],
+) -> RequirementsUnmet:
+    """The error to raise for a refused decision; its record is kept despite the rollback."""
+    event = SessionEvent(
+        school_id=session.school_id,
+        session_id=session.id,
+        kind=kind,
+        actor=principal.subject,
+        actor_role=principal.role.value,
+        from_state=session.stage,
+        to_state=target,
+        reason="refused: " + ", ".join(u.code for u in unmet),
+    )
+    engine = db.bind
+
+    async def keep() -> None:
+        async with AsyncSession(engine) as fresh:
+            fresh.add(event)
+            await fresh.commit()
+
+    db.info.setdefault(AFTER_ROLLBACK, []).append(keep)
+    return RequirementsUnmet(detail, unmet)
 
 
 def _record(
@@ -201,15 +311,29 @@ async def meeting_view(
     session = await get(db=db, principal=principal, session_id=session_id)
     if session.meeting_id is None or session.meeting_provider is None:
         raise NotFound("the meeting has not been provisioned yet")
+    rows = await db.exec(
+        select(SessionParticipant).where(
+            SessionParticipant.session_id == session.id,
+            col(SessionParticipant.join_url).is_not(None),
+        )
+    )
+    links = {p.student_id: p.join_url for p in rows.all() if p.join_url}
+    provider = Provider(session.meeting_provider)
     if principal.role in (Role.school_admin, Role.counselor):
         return MeetingView(
-            provider=Provider(session.meeting_provider),
+            provider=provider,
             host_url=session.meeting_host_url,
             passcode=session.meeting_passcode,
-            members=[],
+            members=[MeetingMemberLink(student_id=s, join_url=u) for s, u in links.items()],
         )
-    # Members get their own gated link once they are cleared (the ethics gate, issue 3).
-    raise NotFound("you have no link for this session yet")
+    own = links.get(principal.user_id) if principal.user_id else None
+    if own is None:
+        raise NotFound("you have no link for this session: your consent is not (yet) complete")
+    return MeetingView(provider=provider, join_url=own)
+
+
+def ensure_may_run(principal: Principal, session: GuidanceSession) -> None:
+    access.ensure_may_run_session(principal, counselor_id=session.counselor_id)
 
 
 def ensure_not_terminal(session: GuidanceSession) -> None:

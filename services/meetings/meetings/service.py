@@ -60,5 +60,8 @@ def public(meeting: Meeting) -> MeetingOut:
         host_url=meeting.host_url or "",
         passcode=meeting.passcode,
         join_links=[],
+        scheduled_start=as_utc(meeting.scheduled_start),
+        duration_minutes=meeting.duration_minutes,
+        status=meeting.status,
         created_at=as_utc(meeting.created_at),
     )

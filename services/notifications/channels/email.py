@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from email.message import EmailMessage
-from email.utils import format_datetime, formataddr, make_msgid
+from email.utils import format_datetime, formataddr
 from pathlib import Path
 
 import aiosmtplib
@@ -19,6 +19,11 @@ class EmailFailed(Exception):
     def __init__(self, reason: str, *, permanent: bool) -> None:
         super().__init__(reason)
         self.permanent = permanent
+
+
+def message_id(delivery_id: uuid.UUID) -> str:
+    """The delivery's Message-ID: derived from the delivery alone, so every send carries it."""
+    return f"<{delivery_id.hex}@lingkar.local>"
 
 
 def build_message(
@@ -35,7 +40,7 @@ def build_message(
     message["Subject"] = rendered.subject
     message["Date"] = format_datetime(utcnow())
     # Stable per delivery: a resend after a crash carries the same id, so mail clients fold it.
-    message["Message-ID"] = make_msgid(idstring=delivery_id.hex, domain="lingkar.local")
+    message["Message-ID"] = message_id(delivery_id)
     message["X-Lingkar-Delivery"] = str(delivery_id)
     message.set_content(rendered.text)
     message.add_alternative(rendered.html, subtype="html")

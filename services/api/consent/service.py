@@ -1,0 +1,129 @@
+"""Consent records: recording decisions, withdrawing them, and the evidence the gate reads."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.api.auth.principal import Principal
+from services.api.consent.models import Consent, ConsentWithdrawal
+from shared.gate import Signer
+from shared.timeutil import utcnow
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """A consent as the gate sees it (satisfies `shared.gate.ConsentLike`)."""
+
+    consent_id: uuid.UUID
+    student_id: uuid.UUID
+    signer: Signer
+    platform: str
+    text_version: str
+    granted: bool
+    withdrawn: bool
+    decided_at: datetime
+
+
+async def record(*, db: AsyncSession, consent: Consent) -> Consent:
+    """Keep a decision. Records are append-only: a new decision is a new row."""
+    db.add(consent)
+    await db.flush()
+    return consent
+
+
+async def evidence(
+    *, db: AsyncSession, group_id: uuid.UUID, student_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, list[Evidence]]:
+    """Every consent of these students for this group, newest first, with withdrawal marked."""
+    rows = await db.exec(
+        select(Consent, ConsentWithdrawal.id)
+        .join(ConsentWithdrawal, col(ConsentWithdrawal.consent_id) == Consent.id, isouter=True)
+        .where(Consent.group_id == group_id, col(Consent.student_id).in_(student_ids))
+        .order_by(col(Consent.decided_at).desc())
+    )
+    found: dict[uuid.UUID, list[Evidence]] = {s: [] for s in student_ids}
+    for consent, withdrawal_id in rows.all():
+        found[consent.student_id].append(_evidence(consent, withdrawn=withdrawal_id is not None))
+    return {s: _latest_per_signer(items) for s, items in found.items()}
+
+
+def _evidence(consent: Consent, *, withdrawn: bool) -> Evidence:
+    return Evidence(
+        consent_id=consent.id,
+        student_id=consent.student_id,
+        signer=Signer(consent.signer),
+        platform=consent.platform,
+        text_version=consent.text_version,
+        granted=consent.decision == "granted",
+        withdrawn=withdrawn,
+        decided_at=consent.decided_at,
+    )
+
+
+def _latest_per_signer(items: list[Evidence]) -> list[Evidence]:
+    """A later decision of the same signer on the same platform and text replaces the earlier.
+
+    So a decline after a grant un-clears, and a grant after a decline clears.
+    """
+    seen: set[tuple[str, str, str]] = set()
+    latest = []
+    for item in items:  # newest first
+        key = (item.signer.value, item.platform, item.text_version)
+        if key not in seen:
+            seen.add(key)
+            latest.append(item)
+    return latest
+
+
+async def active_for(
+    *, db: AsyncSession, group_id: uuid.UUID, student_id: uuid.UUID
+) -> list[Consent]:
+    """Granted consents of this student (theirs and their guardians') not yet withdrawn."""
+    rows = await db.exec(
+        select(Consent)
+        .join(ConsentWithdrawal, col(ConsentWithdrawal.consent_id) == Consent.id, isouter=True)
+        .where(
+            Consent.group_id == group_id,
+            Consent.student_id == student_id,
+            Consent.decision == "granted",
+            col(ConsentWithdrawal.id).is_(None),
+        )
+    )
+    return list(rows.all())
+
+
+async def withdraw(
+    *, db: AsyncSession, principal: Principal, consents: list[Consent], reason: str | None
+) -> list[ConsentWithdrawal]:
+    withdrawals = [
+        ConsentWithdrawal(
+            school_id=c.school_id,
+            consent_id=c.id,
+            withdrawn_by=principal.subject,
+            withdrawn_by_role=principal.role.value,
+            reason=reason,
+            withdrawn_at=utcnow(),
+        )
+        for c in consents
+    ]
+    db.add_all(withdrawals)
+    await db.flush()
+    return withdrawals
+
+
+async def records_of_group(*, db: AsyncSession, group_id: uuid.UUID) -> list[ConsentPublicRow]:
+    rows = await db.exec(
+        select(Consent, ConsentWithdrawal)
+        .join(ConsentWithdrawal, col(ConsentWithdrawal.consent_id) == Consent.id, isouter=True)
+        .where(Consent.group_id == group_id)
+        .order_by(col(Consent.decided_at))
+    )
+    return list(rows.all())
+
+
+ConsentPublicRow = tuple[Consent, ConsentWithdrawal | None]

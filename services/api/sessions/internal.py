@@ -1,0 +1,39 @@
+"""Internal routes of the api: only our own services, with a service token, reach them."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter
+from pydantic import BaseModel
+
+from services.api.db import DbSession
+from services.api.sessions.gate import evaluate
+from services.api.sessions.models import GuidanceSession
+from shared.problems import NotFound
+from shared.service_auth import CallingService
+from shared.stages import Stage
+
+router = APIRouter(prefix="/internal/v1", tags=["internal"])
+
+
+class MemberClearance(BaseModel):
+    cleared: bool
+    reasons: list[str]
+
+
+@router.get("/sessions/{session_id}/members/{person_id}/clearance", response_model=MemberClearance)
+async def member_clearance(
+    session_id: uuid.UUID, person_id: uuid.UUID, db: DbSession, _: CallingService
+) -> MemberClearance:
+    """Asked by the join gate at the moment of the click: is this member still cleared?"""
+    session = await db.get(GuidanceSession, session_id)
+    if session is None:
+        raise NotFound("no such session")
+    if session.stage in (Stage.cancelled, Stage.completed):
+        return MemberClearance(cleared=False, reasons=[f"session_{session.stage}"])
+    gate = await evaluate(db=db, session=session)
+    member = next((m for m in gate.members if m.student.id == person_id), None)
+    if member is None:
+        return MemberClearance(cleared=False, reasons=["not_a_member"])
+    return MemberClearance(cleared=member.cleared, reasons=[u.code for u in member.missing])

@@ -1,0 +1,195 @@
+"""Stage 2, preparation: the plan, the counselor's attestation, consent, and the meeting.
+
+Each change here can move the gate, so each ends with `provisioning.reconcile`: the meeting is
+asked for the moment the gate is first met, and links follow each member's clearance.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.api import access
+from services.api.auth.principal import Principal, Role
+from services.api.consent import service as consent_service
+from services.api.consent.models import Consent
+from services.api.sessions import notify, plan, provisioning
+from services.api.sessions.gate import SessionGate, evaluate
+from services.api.sessions.models import Attestation, GuidanceSession, SessionEvent
+from services.api.sessions.service import ensure_not_terminal, get, participant_ids, refusal
+from services.api.users.models import Guardianship, User
+from shared.contracts.notifications import Event
+from shared.problems import Forbidden, InvalidInput, NotFound, Unmet
+from shared.stages import Stage
+
+
+async def _editable(
+    db: AsyncSession, principal: Principal, session_id: uuid.UUID
+) -> GuidanceSession:
+    session = await get(db=db, principal=principal, session_id=session_id, for_update=True)
+    access.ensure_may_run_session(principal, counselor_id=session.counselor_id)
+    ensure_not_terminal(session)
+    return session
+
+
+async def save_plan(
+    *, db: AsyncSession, principal: Principal, session_id: uuid.UUID, data: plan.PlanUpdate
+) -> GuidanceSession:
+    session = await _editable(db, principal, session_id)
+    await plan.save(
+        db=db, principal=principal, session_id=session.id, school_id=session.school_id, data=data
+    )
+    await provisioning.reconcile(db=db, session=session)
+    return session
+
+
+async def attest(
+    *, db: AsyncSession, principal: Principal, session_id: uuid.UUID
+) -> tuple[Attestation, bool]:
+    """Record the attestation once; asking again returns the first (False: not new)."""
+    session = await _editable(db, principal, session_id)
+    existing = await db.get(Attestation, session.id)
+    if existing:
+        return existing, False
+    attestation = Attestation(
+        session_id=session.id,
+        school_id=session.school_id,
+        attested_by=principal.subject,
+        attested_by_role=principal.role.value,
+    )
+    db.add(attestation)
+    await db.flush()
+    await provisioning.reconcile(db=db, session=session)
+    return attestation, True
+
+
+async def provision_now(
+    *, db: AsyncSession, principal: Principal, session_id: uuid.UUID
+) -> GuidanceSession:
+    """Ask for the meeting now; refused, with everything unmet, when the gate is not met."""
+    session = await _editable(db, principal, session_id)
+    gate = await evaluate(db=db, session=session)
+    unmet = list(gate.unmet)
+    if session.stage != Stage.preparation:
+        unmet.insert(0, Unmet("wrong_stage", "Meetings are provisioned during preparation."))
+    if unmet:
+        raise refusal(
+            db,
+            principal,
+            session,
+            kind="gate",
+            target="refused",
+            unmet=unmet,
+            detail="The meeting cannot be provisioned yet.",
+        )
+    if session.meeting_requested_at is None:
+        await provisioning.request_meeting(
+            db=db, session=session, gate=gate, actor=principal.subject
+        )
+    return session
+
+
+async def consent_recorded(*, db: AsyncSession, consent: Consent) -> None:
+    """After a decision: every live session of the group follows the gate (links, meeting)."""
+    rows = await db.exec(
+        select(GuidanceSession).where(
+            GuidanceSession.group_id == consent.group_id,
+            col(GuidanceSession.stage).in_([s.value for s in provisioning.LIVE_STAGES]),
+        )
+    )
+    for session in rows.all():
+        await provisioning.reconcile(db=db, session=session)
+
+
+async def withdraw(
+    *,
+    db: AsyncSession,
+    principal: Principal,
+    session_id: uuid.UUID,
+    student_id: uuid.UUID,
+    reason: str | None,
+) -> SessionGate:
+    """Withdraw a member's consent: by the student, a guardian, or staff on their word.
+
+    Takes effect at once: the member's link is gone in this transaction and the meetings
+    service is told; if the session falls below its minimum, it is blocked and the counselor
+    is told what is now unmet.
+    """
+    session = await get(db=db, principal=principal, session_id=session_id, for_update=True)
+    await _ensure_may_withdraw(db, principal, session, student_id)
+    active = await consent_service.active_for(
+        db=db, group_id=session.group_id, student_id=student_id
+    )
+    if not active:
+        raise NotFound("this member has no active consent to withdraw")
+    before = await evaluate(db=db, session=session)
+    await consent_service.withdraw(db=db, principal=principal, consents=active, reason=reason)
+    gate = await provisioning.reconcile(db=db, session=session)
+    blocked = before.met and not gate.met and session.stage != Stage.pre_preparation
+    if blocked:
+        db.add(
+            SessionEvent(
+                school_id=session.school_id,
+                session_id=session.id,
+                kind="gate",
+                actor=principal.subject,
+                actor_role=principal.role.value,
+                from_state="met",
+                to_state="blocked",
+                reason="; ".join(u.code for u in gate.unmet),
+            )
+        )
+    await _tell_counselor(db, session, student_id, gate, blocked=blocked)
+    return gate
+
+
+async def _ensure_may_withdraw(
+    db: AsyncSession, principal: Principal, session: GuidanceSession, student_id: uuid.UUID
+) -> None:
+    if student_id not in await participant_ids(db=db, session=session):
+        raise InvalidInput("student_id", "not a member of this session")
+    if principal.role in (Role.school_admin, Role.counselor):
+        access.ensure_may_run_session(principal, counselor_id=session.counselor_id)
+        return
+    if principal.role == Role.student and principal.user_id == student_id:
+        return
+    if principal.role == Role.guardian:
+        link = (
+            await db.exec(
+                select(Guardianship).where(
+                    Guardianship.student_id == student_id,
+                    Guardianship.guardian_id == principal.user_id,
+                )
+            )
+        ).first()
+        if link:
+            return
+    raise Forbidden("only the student, their guardian, or the counselor may withdraw")
+
+
+async def _tell_counselor(
+    db: AsyncSession,
+    session: GuidanceSession,
+    student_id: uuid.UUID,
+    gate: SessionGate,
+    *,
+    blocked: bool,
+) -> None:
+    counselor = await db.get(User, session.counselor_id)
+    student = await db.get(User, student_id)
+    assert counselor is not None and student is not None
+    await notify.send(
+        db=db,
+        session=session,
+        event=Event.consent_withdrawn,
+        to=[counselor],
+        key=f"withdrawn:{session.id}:{student_id}:{uuid.uuid4().hex}",
+        data=notify.session_data(
+            session,
+            student_name=student.name,
+            blocked=blocked,
+            unmet=[u.message for u in gate.unmet],
+        ),
+    )
