@@ -117,7 +117,7 @@ class SessionPage(BaseModel):
 
 
 class HistoryEntry(BaseModel):
-    kind: Literal["stage", "phase", "gate", "meeting", "schedule"]
+    kind: Literal["stage", "phase", "gate", "meeting", "schedule", "refusal"]
     actor: str
     actor_role: str
     from_state: str | None = Field(serialization_alias="from")
