@@ -84,6 +84,29 @@ class ServiceClient:
             await asyncio.sleep(self._backoff(attempt))
         raise AssertionError("unreachable")
 
+    async def get(self, target: str, url: str, *, params: Any = None) -> httpx.Response:
+        """GET from another service; always safe to retry. Raises on any non-2xx answer."""
+        for attempt in range(1, self.attempts + 1):
+            try:
+                response = await self._http.get(
+                    url, params=params, headers=self._headers(target, None)
+                )
+            except httpx.HTTPError as exc:
+                self._count(target, "error")
+                if attempt == self.attempts:
+                    raise ServiceCallFailed(target, type(exc).__name__) from exc
+            else:
+                if response.is_success:
+                    self._count(target, "ok")
+                    return response
+                self._count(target, f"http_{response.status_code}")
+                if response.status_code not in _RETRYABLE_STATUS or attempt == self.attempts:
+                    raise ServiceCallFailed(
+                        target, f"answered {response.status_code}", response.status_code
+                    )
+            await asyncio.sleep(self._backoff(attempt))
+        raise AssertionError("unreachable")
+
     def _headers(self, target: str, idempotency_key: str | None) -> dict[str, str]:
         headers = {"Authorization": f"Bearer {self.tokens.issue(target)}"}
         request_id = current_request_id()

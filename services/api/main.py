@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -45,7 +46,10 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
                 extra={"client_id": settings.dev_client_id},
             )
         relay = OutboxRelay(
-            engine=app.state.engine, poll_seconds=settings.outbox_poll_seconds, context=app.state
+            engine=app.state.engine,
+            poll_seconds=settings.outbox_poll_seconds,
+            context=app.state,
+            lease=timedelta(seconds=settings.outbox_lease_seconds),
         )
         app.state.outbox_relay = relay
         relay.start()

@@ -19,6 +19,8 @@ class ApiSettings(ServiceSettings):
     dev_client_id: str = "dev-admin"
     dev_client_secret: SecretStr = SecretStr("dev-secret")
     outbox_poll_seconds: float = 1.0
+    # How long a relay owns a message it took; after a crash, another takes it when this ends.
+    outbox_lease_seconds: float = 60.0
 
     def secrets_to_check(self) -> dict[str, SecretStr]:
         return {**super().secrets_to_check(), "LINGKAR_SECRET_KEY": self.secret_key}

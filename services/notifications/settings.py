@@ -26,6 +26,8 @@ class NotificationsSettings(ServiceSettings):
     whatsapp_api_url: str = "https://graph.facebook.com/v21.0"
     worker_poll_seconds: float = 1.0
     worker_batch_size: int = 50
+    # How long a worker owns a delivery it took; after a crash, another takes it when this ends.
+    worker_lease_seconds: float = 120.0
 
     @model_validator(mode="after")
     def _mail_goes_somewhere_real(self) -> NotificationsSettings:

@@ -32,7 +32,6 @@ from shared.queue import backoff, claim_due
 from shared.timeutil import utcnow
 
 log = logging.getLogger("lingkar.worker")
-LEASE = timedelta(seconds=120)
 MAX_ATTEMPTS = 12
 
 
@@ -61,7 +60,7 @@ class Worker:
                 db,
                 Delivery,
                 now=utcnow(),
-                lease=LEASE,
+                lease=timedelta(seconds=self.settings.worker_lease_seconds),
                 limit=self.settings.worker_batch_size,
                 worker=self.name,
             )
@@ -90,13 +89,19 @@ class Worker:
             await db.commit()
 
     async def _send(self, delivery: Delivery, notification: Notification) -> None:
-        rendered = render(
-            notification.event,
-            notification.data,
-            name=delivery.person_name,
-            locale=delivery.locale,
-            timezone=delivery.timezone,
-        )
+        try:
+            rendered = render(
+                notification.event,
+                notification.data,
+                name=delivery.person_name,
+                locale=delivery.locale,
+                timezone=delivery.timezone,
+            )
+        except (KeyError, ValueError, TypeError) as exc:
+            # A message that cannot be written will not be written on a retry either.
+            raise email.EmailFailed(
+                f"cannot render {notification.event}: {exc!r}", permanent=True
+            ) from exc
         message = email.build_message(
             self.settings,
             delivery_id=delivery.id,

@@ -18,8 +18,8 @@ from pathlib import Path
 import asyncpg
 import pytest
 from aiosmtpd.controller import Controller
-from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlalchemy.engine import make_url
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from tests.conftest import POSTGRES_URL
 

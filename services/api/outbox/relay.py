@@ -57,9 +57,17 @@ class PermanentFailure(Exception):
 
 
 class OutboxRelay:
-    def __init__(self, *, engine: AsyncEngine, poll_seconds: float, context: Any) -> None:
+    def __init__(
+        self,
+        *,
+        engine: AsyncEngine,
+        poll_seconds: float,
+        context: Any,
+        lease: timedelta = LEASE,
+    ) -> None:
         self.engine = engine
         self.poll_seconds = poll_seconds
+        self.lease = lease
         self.context = context
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
         self._wake = asyncio.Event()
@@ -94,7 +102,7 @@ class OutboxRelay:
         """Deliver one batch of due messages; True when there may be more."""
         async with AsyncSession(self.engine, expire_on_commit=False) as db:
             ids = await claim_due(
-                db, OutboxMessage, now=utcnow(), lease=LEASE, limit=BATCH, worker=self.worker
+                db, OutboxMessage, now=utcnow(), lease=self.lease, limit=BATCH, worker=self.worker
             )
             await db.commit()
         await asyncio.gather(*(self._deliver(i) for i in ids))
@@ -126,7 +134,7 @@ class OutboxRelay:
         message.last_error = str(exc)[:500]
         message.locked_until = None
         permanent = isinstance(exc, PermanentFailure) or (
-            isinstance(exc, ServiceCallFailed) and exc.status in (400, 404, 422)
+            isinstance(exc, ServiceCallFailed) and exc.status in (400, 404, 409, 410, 422)
         )
         if permanent or message.attempts >= MAX_ATTEMPTS:
             message.status = "dead"

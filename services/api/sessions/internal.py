@@ -5,21 +5,16 @@ from __future__ import annotations
 import uuid
 
 from fastapi import APIRouter
-from pydantic import BaseModel
 
 from services.api.db import DbSession
 from services.api.sessions.gate import evaluate
 from services.api.sessions.models import GuidanceSession
+from shared.contracts.api import MemberClearance
 from shared.problems import NotFound
 from shared.service_auth import CallingService
 from shared.stages import Stage
 
 router = APIRouter(prefix="/internal/v1", tags=["internal"])
-
-
-class MemberClearance(BaseModel):
-    cleared: bool
-    reasons: list[str]
 
 
 @router.get("/sessions/{session_id}/members/{person_id}/clearance", response_model=MemberClearance)

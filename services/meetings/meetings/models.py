@@ -2,11 +2,21 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 
+from sqlalchemy import JSON
 from sqlmodel import Field
 
 from services.meetings.db import MeetingsTable
 from shared.timeutil import utcnow
+
+DEFAULT_TIMEZONE = "Asia/Jakarta"
+
+
+class MeetingStatus(StrEnum):
+    creating = "creating"  # the intent is stored; the provider has not answered yet
+    ready = "ready"
+    cancelled = "cancelled"
 
 
 class Meeting(MeetingsTable, table=True):
@@ -20,11 +30,30 @@ class Meeting(MeetingsTable, table=True):
     idempotency_key: str = Field(max_length=200, unique=True)
     request_hash: str = Field(max_length=64)
     provider: str = Field(max_length=20)
-    status: str = Field(default="creating", max_length=20)
+    status: str = Field(default=MeetingStatus.creating, max_length=20)
     provider_ref: str | None = Field(default=None, max_length=200)
     host_url: str | None = Field(default=None, max_length=1000)
     passcode: str | None = Field(default=None, max_length=50)
     scheduled_start: datetime
     duration_minutes: int
+    # The session's IANA zone: the join gate names the opening time in it.
+    timezone: str = Field(
+        default=DEFAULT_TIMEZONE, max_length=64, sa_column_kwargs={"server_default": "Asia/Jakarta"}
+    )
+    cancelled_at: datetime | None = None
+    cancel_reason: str | None = Field(default=None, max_length=1000)
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+class SessionCancellation(MeetingsTable, table=True):
+    """One cancel request of a session, kept so a late replay cannot cancel a newer meeting."""
+
+    __tablename__ = "session_cancellation"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    session_id: uuid.UUID = Field(index=True)
+    idempotency_key: str = Field(max_length=200, unique=True)
+    reason: str = Field(max_length=1000)
+    meeting_ids: list[str] = Field(default_factory=list, sa_type=JSON)
+    cancelled_at: datetime = Field(default_factory=utcnow)

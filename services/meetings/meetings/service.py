@@ -1,18 +1,37 @@
-"""Provisioning: exactly one provider meeting per request key, whatever is retried."""
+"""Meetings: exactly one provider meeting per request key, moved and cancelled on request."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import uuid
+from dataclasses import dataclass
 
-from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.meetings.meetings.models import Meeting
-from services.meetings.providers.base import MeetingProvider
-from shared.contracts.meetings import MeetingOut, ProvisionRequest
+from services.meetings.meetings import repository
+from services.meetings.meetings.models import Meeting, MeetingStatus, SessionCancellation
+from services.meetings.participants import service as participant_service
+from services.meetings.participants.links import JoinLinks
+from services.meetings.providers.base import MeetingProvider, ProviderMeeting
+from services.meetings.providers.registry import ProviderLookup
+from shared.contracts.meetings import (
+    CancelRequest,
+    JoinLink,
+    MeetingOut,
+    ProvisionRequest,
+    RescheduleRequest,
+)
 from shared.problems import Conflict
+from shared.stages import Provider
 from shared.timeutil import as_utc, utcnow
+
+
+@dataclass(frozen=True)
+class Provisioned:
+    meeting: Meeting
+    join_links: list[JoinLink]
+    created: bool
 
 
 def request_hash(request: ProvisionRequest) -> str:
@@ -20,17 +39,47 @@ def request_hash(request: ProvisionRequest) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def provider_meeting(meeting: Meeting) -> ProviderMeeting:
+    return ProviderMeeting(
+        provider_ref=meeting.provider_ref or "",
+        host_url=meeting.host_url or "",
+        passcode=meeting.passcode,
+    )
+
+
 async def provision(
-    *, db: AsyncSession, request: ProvisionRequest, key: str, provider: MeetingProvider
-) -> tuple[Meeting, bool]:
-    """The meeting for this key, created now (True) or found from an earlier try (False)."""
+    *,
+    db: AsyncSession,
+    request: ProvisionRequest,
+    key: str,
+    provider: MeetingProvider,
+    links: JoinLinks,
+) -> Provisioned:
+    """The meeting for this key, created now or found from an earlier try, with the links of
+    everyone the clearance admits (the same links on every replay)."""
     digest = request_hash(request)
-    existing = (await db.exec(select(Meeting).where(Meeting.idempotency_key == key))).first()
-    if existing and existing.request_hash != digest:
+    meeting = await repository.by_key(db, key)
+    if meeting and meeting.request_hash != digest:
         raise Conflict("this Idempotency-Key was used for a different request")
-    if existing and existing.status == "ready":
-        return existing, False
-    meeting = existing or Meeting(
+    created = meeting is None or meeting.status == MeetingStatus.creating
+    if created:
+        meeting = await _create(db, request, key, digest, provider, intent=meeting)
+    assert meeting is not None
+    join_links = await participant_service.admit(
+        db=db, meeting=meeting, clearance=request.clearance, key=key, links=links
+    )
+    return Provisioned(meeting=meeting, join_links=join_links, created=created)
+
+
+async def _create(
+    db: AsyncSession,
+    request: ProvisionRequest,
+    key: str,
+    digest: str,
+    provider: MeetingProvider,
+    intent: Meeting | None,
+) -> Meeting:
+    meeting = intent or Meeting(
         school_id=request.school_id,
         session_id=request.session_id,
         idempotency_key=key,
@@ -38,6 +87,7 @@ async def provision(
         provider=request.provider.value,
         scheduled_start=as_utc(request.scheduled_start),
         duration_minutes=request.duration_minutes,
+        timezone=request.timezone,
     )
     db.add(meeting)
     await db.flush()
@@ -45,21 +95,81 @@ async def provision(
     meeting.provider_ref = created.provider_ref
     meeting.host_url = created.host_url
     meeting.passcode = created.passcode
-    meeting.status = "ready"
+    meeting.status = MeetingStatus.ready
     meeting.updated_at = utcnow()
     db.add(meeting)
     await db.flush()
-    return meeting, True
+    return meeting
 
 
-def public(meeting: Meeting) -> MeetingOut:
+async def reschedule(
+    *,
+    db: AsyncSession,
+    meeting_id: uuid.UUID,
+    change: RescheduleRequest,
+    providers: ProviderLookup,
+) -> Meeting:
+    """Move the meeting (and with it every member's join window); links stay the same."""
+    meeting = await repository.get_open(db, meeting_id)
+    await providers(Provider(meeting.provider)).update(provider_meeting(meeting), change)
+    meeting.scheduled_start = as_utc(change.scheduled_start)
+    meeting.duration_minutes = change.duration_minutes
+    meeting.updated_at = utcnow()
+    db.add(meeting)
+    await db.flush()
+    return meeting
+
+
+async def cancel_session(
+    *,
+    db: AsyncSession,
+    session_id: uuid.UUID,
+    request: CancelRequest,
+    key: str,
+    providers: ProviderLookup,
+) -> list[uuid.UUID]:
+    """Cancel every live meeting of the session: deleted at the provider, every link dead.
+
+    A replayed key answers as the first time and touches nothing, so a late retry cannot
+    cancel a meeting made after it.
+    """
+    earlier = await repository.cancellation_by_key(db, key)
+    if earlier is not None:
+        return [uuid.UUID(m) for m in earlier.meeting_ids]
+    meetings = await repository.live_of_session(db, session_id)
+    for meeting in meetings:
+        await _cancel(db, meeting, request.reason, providers)
+    db.add(
+        SessionCancellation(
+            session_id=session_id,
+            idempotency_key=key,
+            reason=request.reason,
+            meeting_ids=[str(m.id) for m in meetings],
+        )
+    )
+    await db.flush()
+    return [m.id for m in meetings]
+
+
+async def _cancel(
+    db: AsyncSession, meeting: Meeting, reason: str, providers: ProviderLookup
+) -> None:
+    if meeting.provider_ref:
+        await providers(Provider(meeting.provider)).delete(provider_meeting(meeting))
+    meeting.status = MeetingStatus.cancelled
+    meeting.cancelled_at = meeting.updated_at = utcnow()
+    meeting.cancel_reason = reason
+    db.add(meeting)
+
+
+def public(meeting: Meeting, join_links: list[JoinLink]) -> MeetingOut:
     return MeetingOut(
         id=meeting.id,
         session_id=meeting.session_id,
         provider=meeting.provider,
         host_url=meeting.host_url or "",
         passcode=meeting.passcode,
-        join_links=[],
+        join_links=join_links,
         scheduled_start=as_utc(meeting.scheduled_start),
         duration_minutes=meeting.duration_minutes,
         status=meeting.status,

@@ -1,5 +1,7 @@
 from services.meetings.db import MeetingsTable
-from services.meetings.meetings import models as _models  # noqa: F401
+from services.meetings.join import models as _join_models  # noqa: F401
+from services.meetings.meetings import models as _meeting_models  # noqa: F401
+from services.meetings.participants import models as _participant_models  # noqa: F401
 from services.meetings.settings import MeetingsSettings
 from shared.migrations_env import run
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from shared.contracts.meetings import ProvisionRequest
+from shared.contracts.meetings import ProvisionRequest, RescheduleRequest
 
 
 @dataclass(frozen=True)
@@ -20,4 +20,16 @@ class MeetingProvider(Protocol):
 
     async def create(self, request: ProvisionRequest) -> ProviderMeeting:
         """Create the meeting; must be safe to call again for the same request."""
+        ...
+
+    async def update(self, meeting: ProviderMeeting, change: RescheduleRequest) -> None:
+        """Move the provider's meeting to the new time; safe to call again with the same change."""
+        ...
+
+    async def delete(self, meeting: ProviderMeeting) -> None:
+        """Delete the provider's meeting; deleting one already gone is not an error."""
+        ...
+
+    async def join_link_for(self, meeting: ProviderMeeting, *, display_name: str) -> str:
+        """Where the join gate sends one admitted member: never the host's link."""
         ...

@@ -8,6 +8,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from services.notifications.notifications.models import Delivery, Notification
 from shared.contracts.notifications import NotificationAccepted, NotificationRequest, Recipient
 from shared.problems import Conflict, InvalidInput
+from shared.timeutil import utcnow
 
 
 def channels_for(recipient: Recipient) -> list[tuple[str, str]]:
@@ -54,6 +55,8 @@ async def accept(*, db: AsyncSession, request: NotificationRequest) -> Notificat
             address=address,
             locale=r.locale.value,
             timezone=r.timezone,
+            # A scheduled send (a follow-up, a reminder) is simply not due before its time.
+            next_attempt_at=request.deliver_after or utcnow(),
         )
         for r in request.recipients
         for channel, address in channels_for(r)[:1]

@@ -66,54 +66,164 @@ def local_time(iso: str, timezone: str, locale: str) -> str:
     return f"{when.day} {month} {when.year}, {clock} {label}"
 
 
-_HOST_TEXT = {
+SIGNATURE = "\n\n— Lingkar"
+
+# Per event and language: subject, body and the label of the button to the event's link.
+# Placeholders are filled by `_values`; every value a person typed is escaped in the HTML.
+TEXTS: dict[str, dict[str, dict[str, str]]] = {
+    "meeting_provisioned_host": {
+        "id": {
+            "subject": "Tautan pertemuan: {title}",
+            "body": 'Halo {name},\n\nPertemuan untuk sesi bimbingan kelompok "{title}" sudah '
+            "siap.\n\nWaktu: {when} ({minutes} menit)\nPlatform: {provider}\n"
+            "Tautan Anda sebagai pemimpin kelompok: {link}\n{passcode_line}\n"
+            "Tautan ini hanya untuk Anda; anggota kelompok menerima tautan masing-masing "
+            "setelah persetujuan mereka tercatat.{members_line}",
+            "button": "Buka pertemuan",
+        },
+        "en": {
+            "subject": "Meeting link: {title}",
+            "body": "Hello {name},\n\n"
+            'The meeting for the group guidance session "{title}" is ready.\n\n'
+            "Time: {when} ({minutes} minutes)\nPlatform: {provider}\n"
+            "Your link as group leader: {link}\n{passcode_line}\n"
+            "This link is for you only; members receive their own links once their consent "
+            "is recorded.{members_line}",
+            "button": "Open the meeting",
+        },
+    },
+    "meeting_provisioned_member": {
+        "id": {
+            "subject": "Tautan Anda untuk sesi {title}",
+            "body": 'Halo {name},\n\nAnda terdaftar di sesi bimbingan kelompok "{title}".\n\n'
+            "Waktu: {when} ({minutes} menit)\nPlatform: {provider}\n"
+            "Tautan khusus untuk Anda: {link}\n\n"
+            "Jangan bagikan tautan ini. Ikuti dari tempat yang tenang dan pribadi. Tautan dapat "
+            "dibuka 15 menit sebelum sesi dimulai. Jika Anda menarik persetujuan, tautan ini "
+            "langsung berhenti berfungsi.",
+            "button": "Gabung ke sesi",
+        },
+        "en": {
+            "subject": "Your link for the session {title}",
+            "body": 'Hello {name},\n\nYou are in the group guidance session "{title}".\n\n'
+            "Time: {when} ({minutes} minutes)\nPlatform: {provider}\n"
+            "Your own link: {link}\n\n"
+            "Do not share this link. Join from a quiet, private place. The link opens 15 "
+            "minutes before the start. If you withdraw your consent, it stops working at once.",
+            "button": "Join the session",
+        },
+    },
+    "consent_withdrawn": {
+        "id": {
+            "subject": "Persetujuan ditarik: {title}",
+            "body": 'Halo {name},\n\n{student_name} menarik persetujuannya untuk sesi "{title}" '
+            "({when}). Tautannya sudah tidak berlaku.{blocked_line}",
+        },
+        "en": {
+            "subject": "Consent withdrawn: {title}",
+            "body": "Hello {name},\n\n{student_name} withdrew their consent for the session "
+            '"{title}" ({when}). Their link no longer works.{blocked_line}',
+        },
+    },
+    "session_rescheduled": {
+        "id": {
+            "subject": "Jadwal baru: {title}",
+            "body": 'Halo {name},\n\nSesi "{title}" dipindahkan ke {when} ({minutes} menit).'
+            "{link_line}",
+            "button": "Buka tautan",
+        },
+        "en": {
+            "subject": "New time: {title}",
+            "body": 'Hello {name},\n\nThe session "{title}" moved to {when} ({minutes} minutes).'
+            "{link_line}",
+            "button": "Open the link",
+        },
+    },
+    "session_cancelled": {
+        "id": {
+            "subject": "Dibatalkan: {title}",
+            "body": 'Halo {name},\n\nSesi "{title}" pada {when} dibatalkan.\nAlasan: {reason}\n'
+            "Tautan pertemuan sudah tidak berlaku.",
+        },
+        "en": {
+            "subject": "Cancelled: {title}",
+            "body": 'Hello {name},\n\nThe session "{title}" on {when} is cancelled.\n'
+            "Reason: {reason}\nThe meeting link no longer works.",
+        },
+    },
+    "follow_up_due": {
+        "id": {
+            "subject": "Evaluasi tindak lanjut: {title}",
+            "body": "Halo {name},\n\nSaatnya evaluasi tindak lanjut {follow_up} untuk sesi "
+            '"{title}" ({when}).\nAnggota: {members}',
+        },
+        "en": {
+            "subject": "Follow-up evaluation: {title}",
+            "body": "Hello {name},\n\nIt is time for the {follow_up} follow-up evaluation of "
+            'the session "{title}" ({when}).\nMembers: {members}',
+        },
+    },
+}
+WORDS = {
     "id": {
-        "subject": "Tautan pertemuan: {title}",
-        "body": 'Halo {name},\n\nPertemuan untuk sesi bimbingan kelompok "{title}" sudah siap.\n\n'
-        "Waktu: {when} ({minutes} menit)\nPlatform: {provider}\n"
-        "Tautan Anda sebagai pemimpin kelompok: {host_url}\n{passcode_line}\n"
-        "Tautan ini hanya untuk Anda; anggota kelompok menerima tautan masing-masing "
-        "setelah persetujuan mereka tercatat.\n\n— Lingkar",
-        "passcode": "Kode sandi: {passcode}",
-        "open": "Buka pertemuan",
+        "passcode": "Kode sandi: {0}",
+        "members": "\nAnggota yang sudah siap: {0}",
+        "blocked": "\n\nSesi kini terhambat karena: {0}",
+        "link": "\nTautan: {0}",
+        "short_term": "jangka pendek",
+        "long_term": "jangka panjang",
+        "none": "-",
     },
     "en": {
-        "subject": "Meeting link: {title}",
-        "body": "Hello {name},\n\n"
-        'The meeting for the group guidance session "{title}" is ready.\n\n'
-        "Time: {when} ({minutes} minutes)\nPlatform: {provider}\n"
-        "Your link as group leader: {host_url}\n{passcode_line}\n"
-        "This link is for you only; members receive their own links once their consent "
-        "is recorded.\n\n— Lingkar",
-        "passcode": "Passcode: {passcode}",
-        "open": "Open the meeting",
+        "passcode": "Passcode: {0}",
+        "members": "\nMembers ready: {0}",
+        "blocked": "\n\nThe session is now blocked: {0}",
+        "link": "\nLink: {0}",
+        "short_term": "short-term",
+        "long_term": "long-term",
+        "none": "-",
     },
 }
 PROVIDER_NAMES = {"jitsi": "Jitsi Meet", "zoom": "Zoom", "google_meet": "Google Meet"}
 
 
-def render(event: str, data: dict[str, Any], *, name: str, locale: str, timezone: str) -> Rendered:
-    if event != "meeting_provisioned_host":
-        raise ValueError(f"no template for event {event}")
-    words = _HOST_TEXT["en" if locale == "en" else "id"]
-    values = {
+def _values(data: dict[str, Any], *, name: str, locale: str, timezone: str) -> dict[str, str]:
+    words = WORDS[locale]
+    link = data.get("join_url") or data.get("host_url") or ""
+    members = ", ".join(data.get("members") or data.get("cleared_members") or [])
+    unmet = "; ".join(data.get("unmet") or [])
+    return {
         "name": name,
-        "title": data["session_title"],
-        "when": local_time(data["scheduled_start"], timezone, locale),
-        "minutes": data["duration_minutes"],
-        "provider": PROVIDER_NAMES.get(data["provider"], data["provider"]),
-        "host_url": data["host_url"],
-        "passcode_line": words["passcode"].format(passcode=data["passcode"])
-        if data.get("passcode")
-        else "",
+        "title": str(data.get("session_title", "")),
+        "when": local_time(data["scheduled_start"], timezone, locale)
+        if data.get("scheduled_start")
+        else words["none"],
+        "minutes": str(data.get("duration_minutes", "")),
+        "provider": PROVIDER_NAMES.get(str(data.get("provider")), str(data.get("provider"))),
+        "link": link,
+        "passcode_line": words["passcode"].format(data["passcode"]) if data.get("passcode") else "",
+        "members_line": words["members"].format(members) if data.get("cleared_members") else "",
+        "members": members or words["none"],
+        "student_name": str(data.get("student_name", "")),
+        "blocked_line": words["blocked"].format(unmet) if data.get("blocked") else "",
+        "link_line": words["link"].format(link) if link else "",
+        "reason": str(data.get("reason") or words["none"]),
+        "follow_up": words.get(str(data.get("follow_up")), str(data.get("follow_up", ""))),
     }
-    text = words["body"].format(**values)
-    safe = {k: escape(str(v)) for k, v in values.items()}
+
+
+def render(event: str, data: dict[str, Any], *, name: str, locale: str, timezone: str) -> Rendered:
+    """The message for one reader; `KeyError`/`ValueError` when the event or its data is wrong."""
+    locale = "en" if locale == "en" else "id"
+    words = TEXTS[event][locale]
+    values = _values(data, name=name, locale=locale, timezone=timezone)
+    text = words["body"].format(**values) + SIGNATURE
+    safe = {k: escape(v) for k, v in values.items()}
     paragraphs = "".join(
-        f"<p>{line}</p>" for line in words["body"].format(**safe).split("\n\n")
+        f"<p>{part}</p>" for part in (words["body"].format(**safe) + SIGNATURE).split("\n\n")
     ).replace("\n", "<br>")
-    html = (
-        f'<!doctype html><html lang="{escape(locale)}"><body>{paragraphs}'
-        f'<p><a href="{safe["host_url"]}">{escape(words["open"])}</a></p></body></html>'
-    )
+    button = ""
+    if values["link"] and "button" in words:
+        button = f'<p><a href="{safe["link"]}">{escape(words["button"])}</a></p>'
+    html = f'<!doctype html><html lang="{locale}"><body>{paragraphs}{button}</body></html>'
     return Rendered(subject=words["subject"].format(title=values["title"]), text=text, html=html)

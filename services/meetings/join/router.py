@@ -1,0 +1,38 @@
+"""The member's join link. Public: the token in the path is the only credential."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import HTMLResponse
+
+from services.meetings.db import DbSession
+from services.meetings.join import pages, service
+from services.meetings.join.clearance import Clearances
+from services.meetings.providers.registry import Providers
+
+router = APIRouter(tags=["join"])
+
+
+@router.get(
+    "/j/{token}",
+    response_class=HTMLResponse,
+    responses={
+        302: {"description": "Admitted: on to the provider's meeting"},
+        403: {"description": "Consent not active, or too early (the page names the time)"},
+        404: {"description": "Not a link we gave"},
+        410: {"description": "The session has ended or was cancelled"},
+        503: {"description": "The member's clearance cannot be checked now"},
+    },
+)
+async def join(
+    token: str, request: Request, db: DbSession, clearance: Clearances, providers: Providers
+) -> Response:
+    """Check the member is cleared and the session is open, record the click, send them on."""
+    visitor = service.Visitor(
+        client_address=request.client.host if request.client else None,
+        user_agent=request.headers.get("user-agent"),
+    )
+    decision = await service.click(
+        db=db, token=token, visitor=visitor, clearance=clearance, providers=providers
+    )
+    return pages.answer(decision, accept_language=request.headers.get("accept-language"))

@@ -1,0 +1,151 @@
+"""The join gate: what one click on a member's link (`/j/{token}`) gets.
+
+The browser goes on to the provider only when every one of these holds: the link is one we
+gave, the admission is active, the meeting is not cancelled, now is inside the join window,
+and the api confirms, now, that the member is still cleared. Every click is recorded.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.meetings.join.clearance import ClearanceAnswer, ClearanceCheck
+from services.meetings.join.models import JoinEvent
+from services.meetings.meetings import repository as meeting_repository
+from services.meetings.meetings.models import DEFAULT_TIMEZONE, Meeting, MeetingStatus
+from services.meetings.meetings.service import provider_meeting
+from services.meetings.participants import service as participant_service
+from services.meetings.participants.models import Participant, ParticipantStatus
+from services.meetings.providers.registry import ProviderLookup
+from shared.stages import Provider
+from shared.timeutil import as_utc, utcnow
+
+log = logging.getLogger("lingkar.meetings.join")
+
+OPENS_BEFORE_START = timedelta(minutes=15)
+MAX_TOKEN_LENGTH = 100  # ours are 43 characters; longer is not worth a query
+
+
+class Outcome(StrEnum):
+    admitted = "admitted"
+    unknown = "refused_unknown"
+    revoked = "refused_revoked"
+    not_cleared = "refused_not_cleared"
+    too_early = "refused_too_early"
+    ended = "refused_ended"
+    cancelled = "refused_cancelled"
+    unavailable = "refused_unavailable"
+
+
+@dataclass(frozen=True)
+class Visitor:
+    client_address: str | None
+    user_agent: str | None
+
+
+@dataclass(frozen=True)
+class Decision:
+    outcome: Outcome
+    redirect_to: str | None = None
+    opens_at: datetime | None = None
+    timezone: str = DEFAULT_TIMEZONE
+
+
+def join_window(meeting: Meeting) -> tuple[datetime, datetime]:
+    """From 15 minutes before the start to the scheduled end, both included."""
+    start = as_utc(meeting.scheduled_start)
+    return start - OPENS_BEFORE_START, start + timedelta(minutes=meeting.duration_minutes)
+
+
+async def click(
+    *,
+    db: AsyncSession,
+    token: str,
+    visitor: Visitor,
+    clearance: ClearanceCheck,
+    providers: ProviderLookup,
+) -> Decision:
+    """Decide one click and record it."""
+    now = utcnow()
+    participant = None
+    if len(token) <= MAX_TOKEN_LENGTH:
+        participant = await participant_service.by_token(db=db, token=token)
+    if participant is None:
+        _record(db, None, None, Outcome.unknown, visitor, now)
+        return Decision(Outcome.unknown)
+    meeting = await meeting_repository.get(db, participant.meeting_id)
+    decision = await _decide(participant, meeting, now, clearance, providers)
+    _record(db, participant.id, meeting.id, decision.outcome, visitor, now)
+    return decision
+
+
+async def _decide(
+    participant: Participant,
+    meeting: Meeting,
+    now: datetime,
+    clearance: ClearanceCheck,
+    providers: ProviderLookup,
+) -> Decision:
+    refusal = _refused_here(participant, meeting, now)
+    if refusal is not None:
+        opens_at, _ = join_window(meeting)
+        return Decision(refusal, opens_at=opens_at, timezone=meeting.timezone)
+    answer = await clearance(session_id=meeting.session_id, person_id=participant.person_id)
+    if answer is ClearanceAnswer.not_cleared:
+        return Decision(Outcome.not_cleared)
+    if answer is not ClearanceAnswer.cleared:
+        return Decision(Outcome.unavailable)
+    target = await providers(Provider(meeting.provider)).join_link_for(
+        provider_meeting(meeting), display_name=participant.name
+    )
+    return Decision(Outcome.admitted, redirect_to=target)
+
+
+def _refused_here(participant: Participant, meeting: Meeting, now: datetime) -> Outcome | None:
+    """What our own records refuse, before the api is asked anything."""
+    opens_at, ends_at = join_window(meeting)
+    if meeting.status == MeetingStatus.cancelled:
+        return Outcome.cancelled
+    if meeting.status != MeetingStatus.ready:  # the provider has not answered yet
+        return Outcome.unavailable
+    if participant.status != ParticipantStatus.active:
+        return Outcome.revoked
+    if now > ends_at:
+        return Outcome.ended
+    if now < opens_at:
+        return Outcome.too_early
+    return None
+
+
+def _record(
+    db: AsyncSession,
+    participant_id: uuid.UUID | None,
+    meeting_id: uuid.UUID | None,
+    outcome: Outcome,
+    visitor: Visitor,
+    now: datetime,
+) -> None:
+    db.add(
+        JoinEvent(
+            participant_id=participant_id,
+            meeting_id=meeting_id,
+            at=now,
+            outcome=outcome,
+            client_address=(visitor.client_address or "")[:100] or None,
+            user_agent=(visitor.user_agent or "")[:500] or None,
+        )
+    )
+    log.info(
+        "join link clicked",
+        extra={
+            "outcome": outcome.value,
+            "participant_id": str(participant_id) if participant_id else None,
+            "meeting_id": str(meeting_id) if meeting_id else None,
+        },
+    )

@@ -1,0 +1,494 @@
+"""The join gate (`GET /j/{token}`): the member's click is let through only when they are still
+cleared at that moment (asked of the real api), and the session is open. Every click is kept.
+
+The clock of the join gate is moved with `clock`; the api is the real in-process api app,
+reached by the meetings service's own service client (`api_reachable`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import unquote, urlsplit
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.api.consent.texts import CURRENT_TEXT_VERSION
+from services.meetings.join import service as join_service
+from services.meetings.join.models import JoinEvent
+from services.meetings.join.pages import preferred_language
+from services.meetings.participants.models import Participant
+from shared.contracts.meetings import (
+    AdmitRequest,
+    Clearance,
+    ClearedParticipant,
+    ConsentEvidence,
+    Host,
+    ProvisionRequest,
+)
+from shared.gate import Signer
+from shared.observability import JsonFormatter
+from shared.service_client import ServiceClient
+from shared.stages import Provider
+from tests.factories import SchoolKit, grant_consent
+
+JAKARTA = ZoneInfo("Asia/Jakarta")
+START = datetime(2030, 3, 4, 9, 0, tzinfo=JAKARTA)  # a Monday
+INSIDE = START - timedelta(minutes=5)
+JITSI_SERVER = "https://jitsi.example.sch.id"
+
+
+@dataclass
+class Clock:
+    now: datetime = INSIDE
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    """The join gate's clock; inside the join window unless a test moves it."""
+    frozen = Clock()
+    monkeypatch.setattr(join_service, "utcnow", lambda: frozen.now)
+    return frozen
+
+
+Connect = Callable[[httpx.AsyncBaseTransport], None]
+
+
+@pytest.fixture
+async def connect(apps: dict[str, FastAPI]) -> AsyncIterator[Connect]:
+    """Give the meetings service a service client whose calls go through `transport`; the
+    original client is put back afterwards."""
+    state = apps["meetings"].state
+    original, made = state.service_client, []
+
+    def install(transport: httpx.AsyncBaseTransport) -> None:
+        client = ServiceClient(
+            caller="meetings",
+            tokens=state.service_tokens,
+            transport=transport,
+            backoff_seconds=0.001,
+        )
+        made.append(client)
+        state.service_client = client
+
+    yield install
+    state.service_client = original
+    for client in made:
+        await client.aclose()
+
+
+@pytest.fixture
+def api_reachable(apps: dict[str, FastAPI], connect: Connect) -> None:
+    """The meetings service's calls to the api reach the in-process api app."""
+    connect(httpx.ASGITransport(app=apps["api"]))
+
+
+@dataclass
+class Member:
+    session: dict[str, Any]
+    student: dict[str, Any]
+    meeting: dict[str, Any]
+    link: str
+
+    @property
+    def path(self) -> str:
+        return urlsplit(self.link).path
+
+    @property
+    def token(self) -> str:
+        return self.link.rsplit("/j/", 1)[1]
+
+
+async def adult(school: SchoolKit, name: str | None = None) -> dict[str, Any]:
+    """A student of age: their own consent clears them, no guardian's is needed."""
+    return await school.user("student", name=name, birth_date="2000-01-01")
+
+
+def evidence_for(student: dict[str, Any], consent_id: uuid.UUID) -> ClearedParticipant:
+    return ClearedParticipant(
+        person_id=uuid.UUID(student["id"]),
+        name=student["name"],
+        needs_guardian=False,
+        consents=[
+            ConsentEvidence(
+                consent_id=consent_id,
+                signer=Signer.student,
+                platform=Provider.jitsi,
+                text_version=CURRENT_TEXT_VERSION,
+                granted=True,
+            )
+        ],
+    )
+
+
+@pytest.fixture
+async def member(
+    school: SchoolKit,
+    apps: dict[str, FastAPI],
+    meetings: httpx.AsyncClient,
+    service_token: Callable[[str], str],
+) -> Member:
+    """A session at the api on Jitsi, two adult members who consented, and the meeting with
+    their links at the meetings service; the first member is the one the tests click as."""
+    counselor = await school.user("counselor")
+    students = [await adult(school, "Siti Nur'aini"), await adult(school)]
+    group = await school.post(
+        "/v1/groups",
+        {
+            "name": "Kelompok Belajar",
+            "counselor_id": counselor["id"],
+            "member_ids": [s["id"] for s in students],
+            "field": "learning",
+        },
+    )
+    session = await school.session(group={**group, "counselor": counselor})
+    chosen = await school.api.put(
+        f"/v1/sessions/{session['id']}/platform", json={"provider": "jitsi"}, headers=school.auth
+    )
+    assert chosen.status_code == 200, chosen.text
+    cleared = [
+        evidence_for(s, await grant_consent(apps["api"], session=session, student_id=s["id"]))
+        for s in students
+    ]
+    request = ProvisionRequest(
+        school_id=school.school_id,
+        session_id=uuid.UUID(session["id"]),
+        provider=Provider.jitsi,
+        title=session["title"],
+        scheduled_start=START,
+        duration_minutes=60,
+        timezone="Asia/Jakarta",
+        host=Host(person_id=uuid.UUID(counselor["id"]), name=counselor["name"]),
+        clearance=Clearance(
+            session_id=uuid.UUID(session["id"]),
+            platform=Provider.jitsi,
+            text_version=CURRENT_TEXT_VERSION,
+            participants=cleared,
+        ),
+    )
+    answer = await meetings.post(
+        "/internal/v1/meetings",
+        json=request.model_dump(mode="json"),
+        headers={
+            "Authorization": f"Bearer {service_token('meetings')}",
+            "Idempotency-Key": f"provision:{uuid.uuid4()}",
+        },
+    )
+    assert answer.status_code == 201, answer.text
+    meeting = answer.json()
+    link = next(
+        link["join_url"] for link in meeting["join_links"] if link["person_id"] == students[0]["id"]
+    )
+    return Member(session=session, student=students[0], meeting=meeting, link=link)
+
+
+async def participant_of(app: FastAPI, token: str) -> Participant:
+    digest = hashlib.sha256(token.encode()).hexdigest()
+    async with AsyncSession(app.state.engine) as db:
+        row = (await db.exec(select(Participant).where(Participant.token_hash == digest))).one()
+    return row
+
+
+async def events_of(app: FastAPI, participant_id: uuid.UUID) -> list[JoinEvent]:
+    async with AsyncSession(app.state.engine) as db:
+        rows = await db.exec(
+            select(JoinEvent)
+            .where(JoinEvent.participant_id == participant_id)
+            .order_by(col(JoinEvent.at))
+        )
+        return list(rows.all())
+
+
+def assert_page(answer: httpx.Response, status: int, language: str = "id") -> str:
+    assert answer.status_code == status, answer.text
+    assert answer.headers["content-type"].startswith("text/html")
+    assert answer.headers["content-language"] == language
+    assert answer.headers["cache-control"] == "no-store"
+    assert f'<html lang="{language}">' in answer.text
+    return answer.text
+
+
+# --- let through ----------------------------------------------------------------------------
+
+
+async def test_a_cleared_member_inside_the_window_is_sent_to_the_jitsi_room_by_name(
+    member: Member,
+    meetings: httpx.AsyncClient,
+    apps: dict[str, FastAPI],
+    clock: Clock,
+    api_reachable: None,
+) -> None:
+    answer = await meetings.get(member.path, headers={"User-Agent": "Mozilla/5.0 (Android)"})
+
+    assert answer.status_code == 302, answer.text
+    room = member.meeting["host_url"]
+    assert room.startswith(f"{JITSI_SERVER}/Lingkar")
+    target, _, fragment = answer.headers["location"].partition("#")
+    assert target == room
+    assert unquote(fragment) == 'userInfo.displayName="Siti Nur\'aini"'
+    assert answer.headers["referrer-policy"] == "no-referrer"
+    assert answer.headers["cache-control"] == "no-store"
+    participant = await participant_of(apps["meetings"], member.token)
+    [event] = await events_of(apps["meetings"], participant.id)
+    assert event.outcome == "admitted"
+    assert str(event.meeting_id) == member.meeting["id"]
+    assert event.user_agent == "Mozilla/5.0 (Android)"
+    assert event.client_address
+
+
+async def test_the_window_opens_15_minutes_before_the_start_and_closes_at_the_end(
+    member: Member, meetings: httpx.AsyncClient, clock: Clock, api_reachable: None
+) -> None:
+    outcomes = []
+    for moment in (
+        START - timedelta(minutes=15, seconds=1),
+        START - timedelta(minutes=15),
+        START + timedelta(minutes=60),
+        START + timedelta(minutes=60, seconds=1),
+    ):
+        clock.now = moment
+        outcomes.append((await meetings.get(member.path)).status_code)
+
+    assert outcomes == [403, 302, 302, 410]
+
+
+async def test_a_member_rescheduled_into_the_window_is_let_in(
+    member: Member,
+    meetings: httpx.AsyncClient,
+    service_token: Callable[[str], str],
+    clock: Clock,
+    api_reachable: None,
+) -> None:
+    clock.now = START - timedelta(days=2)
+    early = await meetings.get(member.path)
+
+    moved = await meetings.post(
+        f"/internal/v1/meetings/{member.meeting['id']}/reschedule",
+        json={
+            "scheduled_start": (clock.now + timedelta(minutes=10)).isoformat(),
+            "duration_minutes": 60,
+            "title": "Dimajukan",
+        },
+        headers={"Authorization": f"Bearer {service_token('meetings')}"},
+    )
+
+    assert early.status_code == 403
+    assert moved.status_code == 200, moved.text
+    assert (await meetings.get(member.path)).status_code == 302
+
+
+# --- refused --------------------------------------------------------------------------------
+
+
+async def test_a_forged_token_gets_a_404_page_and_the_attempt_is_kept(
+    meetings: httpx.AsyncClient, apps: dict[str, FastAPI], clock: Clock
+) -> None:
+    agent = f"forger-{uuid.uuid4()}"
+
+    answer = await meetings.get(f"/j/{secrets.token_urlsafe(32)}", headers={"User-Agent": agent})
+    too_long = await meetings.get(f"/j/{'A' * 5000}")
+
+    assert "Tautan tidak dikenali" in assert_page(answer, 404)
+    assert too_long.status_code == 404
+    async with AsyncSession(apps["meetings"].state.engine) as db:
+        [event] = (await db.exec(select(JoinEvent).where(JoinEvent.user_agent == agent))).all()
+    assert (event.outcome, event.participant_id, event.meeting_id) == (
+        "refused_unknown",
+        None,
+        None,
+    )
+
+
+async def test_too_early_is_403_naming_when_the_room_opens_in_the_sessions_zone(
+    member: Member, meetings: httpx.AsyncClient, clock: Clock
+) -> None:
+    clock.now = START - timedelta(days=1)
+
+    indonesian = await meetings.get(member.path)
+    english = await meetings.get(member.path, headers={"Accept-Language": "en"})
+
+    assert "Senin, 4 Maret 2030 pukul 08.45 WIB" in assert_page(indonesian, 403)
+    assert "Monday 4 March 2030 at 08:45 WIB" in assert_page(english, 403, "en")
+
+
+async def test_after_the_end_the_link_is_gone_with_410(
+    member: Member, meetings: httpx.AsyncClient, apps: dict[str, FastAPI], clock: Clock
+) -> None:
+    clock.now = START + timedelta(hours=2)
+
+    answer = await meetings.get(member.path)
+
+    assert "Sesi telah berakhir" in assert_page(answer, 410)
+    participant = await participant_of(apps["meetings"], member.token)
+    assert [e.outcome for e in await events_of(apps["meetings"], participant.id)] == [
+        "refused_ended"
+    ]
+
+
+async def test_withdrawn_consent_closes_the_join_link_at_the_very_next_click(
+    member: Member,
+    meetings: httpx.AsyncClient,
+    school: SchoolKit,
+    apps: dict[str, FastAPI],
+    clock: Clock,
+    api_reachable: None,
+) -> None:
+    before = await meetings.get(member.path)
+
+    await school.post(
+        f"/v1/sessions/{member.session['id']}/consents/{member.student['id']}/withdraw",
+        {"reason": "berubah pikiran"},
+        expect=200,
+    )
+    after = await meetings.get(member.path)
+
+    assert before.status_code == 302
+    assert "Persetujuan Anda tidak aktif" in assert_page(after, 403)
+    participant = await participant_of(apps["meetings"], member.token)
+    assert participant.status == "active"  # no revocation reached us: the click-time check did it
+    outcomes = [e.outcome for e in await events_of(apps["meetings"], participant.id)]
+    assert outcomes == ["admitted", "refused_not_cleared"]
+
+
+async def test_a_member_whose_consent_the_api_does_not_hold_is_refused(
+    member: Member,
+    meetings: httpx.AsyncClient,
+    school: SchoolKit,
+    service_token: Callable[[str], str],
+    clock: Clock,
+    api_reachable: None,
+) -> None:
+    """A clearance is only what the caller claimed; the api's records decide at the click."""
+    outsider = await adult(school)
+    claimed = AdmitRequest(
+        clearance=Clearance(
+            session_id=uuid.UUID(member.session["id"]),
+            platform=Provider.jitsi,
+            text_version=CURRENT_TEXT_VERSION,
+            participants=[evidence_for(outsider, uuid.uuid4())],
+        )
+    )
+    admitted = await meetings.post(
+        f"/internal/v1/meetings/{member.meeting['id']}/participants",
+        json=claimed.model_dump(mode="json"),
+        headers={
+            "Authorization": f"Bearer {service_token('meetings')}",
+            "Idempotency-Key": f"admit:{uuid.uuid4()}",
+        },
+    )
+    assert admitted.status_code == 200, admitted.text
+    link = admitted.json()["join_links"][0]["join_url"]
+
+    answer = await meetings.get(urlsplit(link).path, headers={"Accept-Language": "en-GB,en"})
+
+    assert "Your consent is not active" in assert_page(answer, 403, "en")
+    assert "contact your counselor" in answer.text.lower()
+
+
+class Unreachable(httpx.AsyncBaseTransport):
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+
+class Answers(httpx.AsyncBaseTransport):
+    def __init__(self, status: int, body: bytes) -> None:
+        self.status, self.body = status, body
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        return httpx.Response(self.status, content=self.body)
+
+
+@pytest.mark.parametrize(
+    "transport",
+    [Unreachable(), Answers(500, b"{}"), Answers(200, b"<html>not json</html>")],
+    ids=["down", "failing", "unreadable"],
+)
+async def test_when_the_api_cannot_confirm_the_gate_fails_closed_with_503(
+    transport: httpx.AsyncBaseTransport,
+    member: Member,
+    meetings: httpx.AsyncClient,
+    apps: dict[str, FastAPI],
+    connect: Connect,
+    clock: Clock,
+) -> None:
+    connect(transport)
+
+    answer = await meetings.get(member.path)
+
+    assert "Coba lagi sebentar" in assert_page(answer, 503)
+    assert answer.headers["retry-after"]
+    participant = await participant_of(apps["meetings"], member.token)
+    [event] = await events_of(apps["meetings"], participant.id)
+    assert event.outcome == "refused_unavailable"
+
+
+# --- the pages and the logs -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("accept_language", "language"),
+    [
+        (None, "id"),
+        ("en", "en"),
+        ("en-US,en;q=0.9,id;q=0.8", "en"),
+        ("id-ID,id;q=0.9,en;q=0.8", "id"),
+        ("id;q=0.3, en;q=0.7", "en"),
+        ("fr-FR,fr;q=0.9", "id"),
+        ("in", "id"),
+    ],
+)
+async def test_pages_are_in_indonesian_unless_the_browser_prefers_english(
+    accept_language: str | None, language: str, meetings: httpx.AsyncClient
+) -> None:
+    headers = {"Accept-Language": accept_language} if accept_language else {}
+
+    answer = await meetings.get(f"/j/{secrets.token_urlsafe(32)}", headers=headers)
+
+    text = assert_page(answer, 404, language)
+    assert ("Link not recognised" in text) == (language == "en")
+
+
+def test_language_weights_are_read_and_bad_ones_ignored() -> None:
+    assert preferred_language("en;q=abc, id;q=0.1") == "id"
+    assert preferred_language("*") == "id"
+    assert preferred_language("EN-us") == "en"
+
+
+async def test_no_log_line_carries_a_join_token(
+    member: Member,
+    apps: dict[str, FastAPI],
+    school: SchoolKit,
+    clock: Clock,
+    api_reachable: None,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    forged = secrets.token_urlsafe(32)
+    # Straight to the app: the test's own HTTP client would log the URL it requests, as a
+    # member's browser would keep it in its history; what matters is what our services log.
+    transport = httpx.ASGITransport(app=apps["meetings"])
+    statuses = []
+    for token in (member.token, forged):
+        response = await transport.handle_async_request(
+            httpx.Request("GET", f"https://meetings.test/j/{token}")
+        )
+        await response.aread()
+        statuses.append(response.status_code)
+
+    assert statuses == [302, 404]
+    assert any(r.getMessage() == "join link clicked" for r in caplog.records)
+    formatter = JsonFormatter("meetings")
+    for record in caplog.records:
+        line = formatter.format(record) + repr(record.__dict__)
+        assert member.token not in line and forged not in line, line

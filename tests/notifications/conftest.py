@@ -1,0 +1,118 @@
+"""Fixtures for the notifications tests: a real SMTP server, workers, and a quiet queue."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import update
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.notifications.notifications.models import Delivery
+from services.notifications.settings import NotificationsSettings
+from services.notifications.worker import Worker
+from tests.conftest import SERVICE_SECRET
+from tests.notifications.support import Accept, SmtpServer, free_port
+
+PARKED_UNTIL = datetime(2999, 1, 1, tzinfo=UTC)
+
+
+@pytest.fixture
+def smtp_down() -> Iterator[SmtpServer]:
+    """An SMTP address nothing listens on, until the test calls `.start()`."""
+    server = SmtpServer(free_port())
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def smtp_server(smtp_down: SmtpServer) -> SmtpServer:
+    """A running SMTP server that keeps what it receives."""
+    smtp_down.start()
+    return smtp_down
+
+
+@pytest.fixture
+def worker_settings(
+    database_url: Callable[[str], str], tmp_path: Path
+) -> Callable[..., NotificationsSettings]:
+    def build(**overrides: Any) -> NotificationsSettings:
+        values: dict[str, Any] = {
+            "env": "test",
+            "notifications_database_url": database_url("notifications"),
+            "service_secret": SERVICE_SECRET,
+            "data_dir": tmp_path,
+            "smtp_security": "none",
+            "outside_call_timeout_seconds": 5.0,
+            "log_level": "WARNING",
+            **overrides,
+        }
+        return NotificationsSettings(**values)
+
+    return build
+
+
+@pytest.fixture
+def make_worker(
+    apps: dict[str, FastAPI], worker_settings: Callable[..., NotificationsSettings]
+) -> Callable[..., Worker]:
+    """A Worker on the notifications app's engine; SMTP at `port`, or the spool without one."""
+
+    def build(port: int | None = None, **overrides: Any) -> Worker:
+        smtp = {"smtp_host": "127.0.0.1", "smtp_port": port} if port is not None else {}
+        return Worker(worker_settings(**smtp, **overrides), apps["notifications"].state.engine)
+
+    return build
+
+
+@pytest.fixture
+async def quiet_queue(apps: dict[str, FastAPI]) -> AsyncIterator[None]:
+    """Park the deliveries other tests left pending, so a worker here sees only this test's.
+
+    They get their own due time back afterwards.
+    """
+    engine = apps["notifications"].state.engine
+    async with AsyncSession(engine) as db:
+        parked = (
+            await db.exec(
+                select(Delivery.id, Delivery.next_attempt_at).where(Delivery.status == "pending")
+            )
+        ).all()
+        if parked:
+            await db.exec(
+                update(Delivery)
+                .where(col(Delivery.id).in_([row[0] for row in parked]))
+                .values(next_attempt_at=PARKED_UNTIL)
+            )
+        await db.commit()
+    yield
+    async with AsyncSession(engine) as db:
+        for delivery_id, due in parked:
+            await db.exec(
+                update(Delivery)
+                .where(col(Delivery.id) == delivery_id, col(Delivery.status) == "pending")
+                .values(next_attempt_at=due)
+            )
+        await db.commit()
+
+
+@pytest.fixture
+def accept(notifications: httpx.AsyncClient, service_token: Callable[[str], str]) -> Accept:
+    """POST a notification request as the api service does."""
+
+    async def post(body: dict[str, Any]) -> httpx.Response:
+        return await notifications.post(
+            "/internal/v1/notifications",
+            json=body,
+            headers={"Authorization": f"Bearer {service_token('notifications')}"},
+        )
+
+    return post

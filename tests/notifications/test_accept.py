@@ -1,0 +1,168 @@
+"""Accepting a notification: stored with its deliveries before the 202, once per key."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.notifications.notifications.models import Notification
+from shared.contracts.notifications import Event
+from tests.notifications.support import (
+    Accept,
+    deliveries_of,
+    host_data,
+    notification_body,
+    recipient,
+)
+
+
+async def stored_notification(app: FastAPI, key: str) -> Notification | None:
+    async with AsyncSession(app.state.engine, expire_on_commit=False) as db:
+        rows = await db.exec(select(Notification).where(Notification.idempotency_key == key))
+        return rows.first()
+
+
+async def test_one_recipient_with_email_is_accepted_with_one_delivery(accept: Accept) -> None:
+    answer = await accept(notification_body())
+
+    assert answer.status_code == 202, answer.text
+    body = answer.json()
+    assert uuid.UUID(body["id"])
+    assert body["status"] == "accepted"
+    assert body["deliveries"] == 1
+
+
+async def test_notification_and_delivery_are_stored_before_the_answer(
+    accept: Accept, apps: dict[str, FastAPI]
+) -> None:
+    person = recipient(locale="en", timezone="Asia/Jayapura", name="Pak Yosef")
+    request = notification_body([person], data=host_data(session_title="Karier"))
+
+    answer = await accept(request)
+
+    assert answer.status_code == 202, answer.text
+    stored = await stored_notification(apps["notifications"], request["idempotency_key"])
+    assert stored is not None
+    assert str(stored.id) == answer.json()["id"]
+    assert str(stored.school_id) == request["school_id"]
+    assert stored.event == "meeting_provisioned_host"
+    assert stored.data["session_title"] == "Karier"
+    [delivery] = await deliveries_of(apps["notifications"], stored.id)
+    assert delivery.status == "pending"
+    assert delivery.attempts == 0
+    assert delivery.channel == "email"
+    assert delivery.address == person["email"]
+    assert str(delivery.person_id) == person["person_id"]
+    assert delivery.person_name == "Pak Yosef"
+    assert (delivery.locale, delivery.timezone) == ("en", "Asia/Jayapura")
+
+
+async def test_the_same_key_again_gives_the_same_id_and_no_second_delivery(
+    accept: Accept, apps: dict[str, FastAPI]
+) -> None:
+    request = notification_body([recipient(), recipient()])
+
+    first = await accept(request)
+    again = await accept(request)
+
+    assert first.status_code == again.status_code == 202
+    assert again.json()["id"] == first.json()["id"]
+    assert again.json()["deliveries"] == first.json()["deliveries"] == 2
+    assert len(await deliveries_of(apps["notifications"], first.json()["id"])) == 2
+
+
+OTHER_EVENT = next(e.value for e in Event if e != Event.meeting_provisioned_host)
+
+
+@pytest.mark.parametrize("field", ["school_id", "event"])
+async def test_the_same_key_for_another_school_or_event_is_a_409_conflict(
+    field: str, accept: Accept, apps: dict[str, FastAPI]
+) -> None:
+    request = notification_body()
+    first = await accept(request)
+    assert first.status_code == 202, first.text
+    change = {"school_id": str(uuid.uuid4()), "event": OTHER_EVENT}[field]
+
+    answer = await accept({**request, field: change})
+
+    assert answer.status_code == 409, answer.text
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    assert "idempotency key" in answer.json()["detail"]
+    assert len(await deliveries_of(apps["notifications"], first.json()["id"])) == 1
+    stored = await stored_notification(apps["notifications"], request["idempotency_key"])
+    assert stored is not None
+    assert (str(stored.school_id), stored.event) == (request["school_id"], request["event"])
+
+
+async def test_an_unknown_event_is_refused_not_stored(
+    accept: Accept, apps: dict[str, FastAPI]
+) -> None:
+    request = notification_body(event="meeting_cancelled_by_magic")
+
+    answer = await accept(request)
+
+    assert answer.status_code == 422, answer.text
+    assert "event" in [e["field"] for e in answer.json()["errors"]]
+    assert await stored_notification(apps["notifications"], request["idempotency_key"]) is None
+
+
+async def test_recipients_nobody_can_be_reached_on_are_422_naming_recipients(
+    accept: Accept, apps: dict[str, FastAPI]
+) -> None:
+    request = notification_body([recipient(email=None), recipient(email=None)])
+
+    answer = await accept(request)
+
+    assert answer.status_code == 422, answer.text
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    problem = answer.json()
+    assert [e["field"] for e in problem["errors"]] == ["recipients"]
+    assert await stored_notification(apps["notifications"], request["idempotency_key"]) is None
+
+
+async def test_only_recipients_with_an_address_get_a_delivery(
+    accept: Accept, apps: dict[str, FastAPI]
+) -> None:
+    reachable = recipient()
+    request = notification_body([recipient(email=None), reachable])
+
+    answer = await accept(request)
+
+    assert answer.status_code == 202, answer.text
+    assert answer.json()["deliveries"] == 1
+    [delivery] = await deliveries_of(apps["notifications"], answer.json()["id"])
+    assert delivery.address == reachable["email"]
+
+
+async def test_without_a_service_token_nothing_is_accepted(
+    notifications: httpx.AsyncClient, apps: dict[str, FastAPI]
+) -> None:
+    request = notification_body()
+
+    answer = await notifications.post("/internal/v1/notifications", json=request)
+
+    assert answer.status_code == 401, answer.text
+    assert await stored_notification(apps["notifications"], request["idempotency_key"]) is None
+
+
+async def test_a_service_token_for_another_service_is_refused(
+    notifications: httpx.AsyncClient,
+    service_token: Callable[[str], str],
+    apps: dict[str, FastAPI],
+) -> None:
+    request = notification_body()
+
+    answer = await notifications.post(
+        "/internal/v1/notifications",
+        json=request,
+        headers={"Authorization": f"Bearer {service_token('meetings')}"},
+    )
+
+    assert answer.status_code == 401, answer.text
+    assert await stored_notification(apps["notifications"], request["idempotency_key"]) is None
