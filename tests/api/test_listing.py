@@ -75,4 +75,5 @@ async def test_a_counselor_lists_their_own_sessions_and_a_student_those_they_are
     student = await school.token_for(mine["members"][0]["student_id"])
     [items, _] = await all_pages(school, "limit=100", {"Authorization": f"Bearer {student}"})
     assert [i["id"] for i in items] == [own]
-    assert [m["student_id"] for m in items[0]["gate"]["members"]] == [mine["members"][0]["student_id"]]
+    only_me = [mine["members"][0]["student_id"]]
+    assert [m["student_id"] for m in items[0]["gate"]["members"]] == only_me
