@@ -12,9 +12,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from services.api.auth.oauth import LingkarAuthorizationServer
 from services.api.auth.router import router as auth_router
 from services.api.auth.tokens import AccessTokens
+from services.api.consent.public_router import router as consent_public_router
 from services.api.consent.router import router as consent_router
+from services.api.consent.school_router import router as school_texts_router
+from services.api.consent.tokens import ConsentTokens
 from services.api.groups.router import router as groups_router
 from services.api.outbox.relay import OutboxRelay
+from services.api.privacy.router import router as privacy_router
 from services.api.record.router import router as record_router
 from services.api.schools import service as school_service
 from services.api.schools.router import router as platform_router
@@ -68,6 +72,9 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             groups_router,
             sessions_router,
             consent_router,
+            consent_public_router,
+            school_texts_router,
+            privacy_router,
             record_router,
             internal_router,
         ],
@@ -84,4 +91,5 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     )
     app.state.access_tokens = tokens
     app.state.oauth_server = LingkarAuthorizationServer(tokens)
+    app.state.consent_tokens = ConsentTokens(settings.secret_key.get_secret_value())
     return app

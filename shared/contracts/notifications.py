@@ -12,6 +12,9 @@ from pydantic import AwareDatetime, BaseModel, Field
 class Event(StrEnum):
     """What happened, and so which template. The `data` each carries is listed beside it."""
 
+    # session_title, scheduled_start, provider, student_name, signer ("student"|"guardian"),
+    # consent_url, expires_at
+    consent_requested = "consent_requested"
     # session_title, scheduled_start (ISO, UTC), duration_minutes, provider, host_url,
     # passcode, cleared_members: [names]
     meeting_provisioned_host = "meeting_provisioned_host"

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import JSON, Column, Index
 from sqlmodel import Field
@@ -53,3 +54,45 @@ class ConsentWithdrawal(ApiTable, table=True):
     withdrawn_by_role: str = Field(max_length=20)
     reason: str | None = Field(default=None, max_length=1000)
     withdrawn_at: datetime = created_at_field()
+
+
+class ConsentTextVersion(ApiTable, table=True):
+    """A school's own wording: a new version over Lingkar's default. Never edited once made."""
+
+    __tablename__ = "consent_text_version"
+    __table_args__ = (Index("ix_consent_text_school_version", "school_id", "version", unique=True),)
+
+    id: uuid.UUID = id_field()
+    school_id: uuid.UUID = Field(foreign_key="school.id")
+    version: str = Field(max_length=40)
+    # Same shape as texts.DEFAULT_WORDING; what is left out keeps the default wording.
+    wording: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    retention: dict[str, str] = Field(sa_column=Column(JSON, nullable=False))
+    emergency_contact: dict[str, str] = Field(sa_column=Column(JSON, nullable=False))
+    created_by: str = Field(max_length=100)
+    created_at: datetime = created_at_field()
+
+
+class ConsentRequest(ApiTable, table=True):
+    """An invitation to one signer to decide for one student, for a session's platform."""
+
+    __tablename__ = "consent_request"
+    __table_args__ = (Index("ix_consent_request_session", "session_id", "student_id"),)
+
+    id: uuid.UUID = id_field()
+    school_id: uuid.UUID = Field(foreign_key="school.id", index=True)
+    session_id: uuid.UUID = Field(foreign_key="guidance_session.id")
+    group_id: uuid.UUID = Field(foreign_key="guidance_group.id")
+    student_id: uuid.UUID = Field(foreign_key="user_account.id")
+    signer: str = Field(max_length=10)
+    signer_id: uuid.UUID = Field(foreign_key="user_account.id")
+    relationship: str | None = Field(default=None, max_length=30)
+    platform: str = Field(max_length=20)
+    fallback_platform: str | None = Field(default=None, max_length=20)
+    text_version: str = Field(max_length=40)
+    status: str = Field(default="open", max_length=12)
+    expires_at: datetime
+    sent_count: int = 0
+    consent_id: uuid.UUID | None = Field(default=None, foreign_key="consent.id")
+    created_at: datetime = created_at_field()
+    answered_at: datetime | None = None

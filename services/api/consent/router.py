@@ -2,16 +2,19 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
-from services.api.auth.deps import PersonWriter, StaffReader
+from services.api.auth.deps import PersonWriter, StaffReader, StaffWriter
+from services.api.consent import requests as consent_requests
 from services.api.consent import service
+from services.api.consent.public_schemas import RequestOut, RequestsOut
 from services.api.consent.schemas import ConsentPublic
 from services.api.db import DbSession
 from services.api.sessions import preparation
 from services.api.sessions import service as session_service
 from services.api.sessions.schemas import GatePublic, WithdrawRequest
 from services.api.sessions.views import gate_public
+from shared.timeutil import as_utc
 
 router = APIRouter(prefix="/v1/sessions/{session_id}", tags=["consent"])
 
@@ -36,6 +39,42 @@ async def withdraw(
         reason=data.reason if data else None,
     )
     return gate_public(gate, principal)
+
+
+@router.post("/consent-requests", status_code=201, response_model=RequestsOut)
+async def ask_for_consent(
+    session_id: uuid.UUID, request: Request, db: DbSession, principal: StaffWriter
+) -> RequestsOut:
+    """Send each member (and each guardian of a minor) a consent request in their language.
+
+    Asking again re-sends the open requests with a fresh link and makes no duplicates; a
+    member whose standing consent covers the session is not asked again. Minors without a
+    guardian on file are listed in `missing_guardians`.
+    """
+    session = await session_service.get(
+        db=db, principal=principal, session_id=session_id, for_update=True
+    )
+    session_service.ensure_may_run(principal, session)
+    asked = await consent_requests.ask(
+        db=db,
+        session=session,
+        tokens=request.app.state.consent_tokens,
+        public_url=request.app.state.settings.public_url,
+    )
+    return RequestsOut(
+        requests=[
+            RequestOut(
+                student_id=i.request.student_id,
+                signer=i.request.signer,
+                signer_id=i.request.signer_id,
+                url=i.url,
+                token_expires_at=as_utc(i.request.expires_at),
+                status=i.request.status,
+            )
+            for i in asked.requests
+        ],
+        missing_guardians=asked.missing_guardians,
+    )
 
 
 @router.get("/consents", response_model=list[ConsentPublic])

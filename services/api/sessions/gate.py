@@ -18,7 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.api.consent import service as consent_service
 from services.api.consent.service import Evidence
-from services.api.consent.texts import CURRENT_TEXT_VERSION
+from services.api.consent.wording import current_version
 from services.api.schools.models import School
 from services.api.sessions.models import Attestation, GuidanceSession, SessionParticipant
 from services.api.sessions.plan import plan_missing
@@ -44,6 +44,7 @@ class MemberGate:
 class SessionGate:
     members: list[MemberGate]
     unmet: list[Unmet]
+    text_version: str
 
     @property
     def met(self) -> bool:
@@ -81,11 +82,13 @@ async def evaluate(*, db: AsyncSession, session: GuidanceSession) -> SessionGate
     ids = [s.id for s in students]
     evidence = await consent_service.evidence(db=db, group_id=session.group_id, student_ids=ids)
     with_guardian = await _students_with_guardians(db, ids)
+    version = await current_version(db, school.id)
     members = [
-        _member(s, school, session, evidence.get(s.id, []), s.id in with_guardian) for s in students
+        _member(s, school, session, evidence.get(s.id, []), s.id in with_guardian, version)
+        for s in students
     ]
     unmet = await _session_unmet(db, session, school, members)
-    return SessionGate(members=members, unmet=unmet)
+    return SessionGate(members=members, unmet=unmet, text_version=version)
 
 
 def _member(
@@ -94,6 +97,7 @@ def _member(
     session: GuidanceSession,
     evidence: list[Evidence],
     has_guardian: bool,
+    text_version: str,
 ) -> MemberGate:
     minor = needs_guardian(student, school, session.scheduled_start)
     member = MemberGate(student=student, needs_guardian=minor, consents=evidence)
@@ -103,7 +107,7 @@ def _member(
     member.missing = member_missing(
         evidence,
         platform=session.platform,
-        text_version=CURRENT_TEXT_VERSION,
+        text_version=text_version,
         needs_guardian=minor,
     )
     if minor and not has_guardian:

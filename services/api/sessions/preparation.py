@@ -110,20 +110,31 @@ async def withdraw(
     session_id: uuid.UUID,
     student_id: uuid.UUID,
     reason: str | None,
+    only_consent: uuid.UUID | None = None,
 ) -> SessionGate:
-    """Withdraw a member's consent: by the student, a guardian, or staff on their word.
+    """Withdraw consent for a member: by the student, a guardian, or staff on their word.
 
-    Takes effect at once: the member's link is gone in this transaction and the meetings
-    service is told; if the session falls below its minimum, it is blocked and the counselor
-    is told what is now unmet.
+    A student takes back their own assent, a guardian their own consent, staff everything
+    given for the member; a consent link takes back exactly the consent it gave. It takes
+    effect at once: the member's link is gone in this transaction and the meetings service is
+    told; if the session falls below its minimum it is blocked, and the counselor is told what
+    is now unmet.
     """
     session = await get(db=db, principal=principal, session_id=session_id, for_update=True)
     await _ensure_may_withdraw(db, principal, session, student_id)
-    active = await consent_service.active_for(
-        db=db, group_id=session.group_id, student_id=student_id
-    )
+    active = [
+        c
+        for c in await consent_service.active_for(
+            db=db, group_id=session.group_id, student_id=student_id
+        )
+        if (only_consent is None or c.id == only_consent)
+        and (
+            principal.role in (Role.school_admin, Role.counselor)
+            or c.signer_id == principal.user_id
+        )
+    ]
     if not active:
-        raise NotFound("this member has no active consent to withdraw")
+        raise NotFound("there is no active consent of yours to withdraw for this member")
     before = await evaluate(db=db, session=session)
     await consent_service.withdraw(db=db, principal=principal, consents=active, reason=reason)
     gate = await provisioning.reconcile(db=db, session=session)

@@ -45,14 +45,14 @@ REVOKE = "meetings.revoke"
 LIVE_STAGES = (Stage.preparation, Stage.implementation, Stage.observation)
 
 
-def clearance_for(session: GuidanceSession, members: list[MemberGate]) -> Clearance:
-    from services.api.consent.texts import CURRENT_TEXT_VERSION
-
+def clearance_for(
+    session: GuidanceSession, members: list[MemberGate], text_version: str
+) -> Clearance:
     assert session.platform is not None
     return Clearance(
         session_id=session.id,
         platform=Provider(session.platform),
-        text_version=CURRENT_TEXT_VERSION,
+        text_version=text_version,
         participants=[
             ClearedParticipant(
                 person_id=m.student.id,
@@ -99,7 +99,7 @@ async def reconcile(
             m for sid, m in cleared.items() if participants[sid].admission_requested_at is None
         ]
         for member in waiting:
-            await _admit(db, session, member, participants[member.student.id])
+            await _admit(db, session, member, participants[member.student.id], gate.text_version)
     return gate
 
 
@@ -121,7 +121,7 @@ async def request_meeting(
         duration_minutes=session.duration_minutes,
         timezone=session.timezone,
         host=Host(person_id=counselor.id, name=counselor.name, email=counselor.email),
-        clearance=clearance_for(session, gate.cleared),
+        clearance=clearance_for(session, gate.cleared, gate.text_version),
     )
     now = utcnow()
     session.meeting_requested_at = now
@@ -169,10 +169,11 @@ async def _admit(
     session: GuidanceSession,
     member: MemberGate,
     participant: SessionParticipant,
+    text_version: str,
 ) -> None:
     participant.admission_requested_at = utcnow()
     db.add(participant)
-    request = AdmitRequest(clearance=clearance_for(session, [member]))
+    request = AdmitRequest(clearance=clearance_for(session, [member], text_version))
     await outbox.enqueue(
         db=db,
         school_id=session.school_id,

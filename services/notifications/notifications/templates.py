@@ -92,6 +92,24 @@ TEXTS: dict[str, dict[str, dict[str, str]]] = {
             "button": "Open the meeting",
         },
     },
+    "consent_requested": {
+        "id": {
+            "subject": "Mohon persetujuan: {title}",
+            "body": 'Halo {name},\n\n{consent_ask}\n\nSesi: "{title}", {when}, lewat '
+            "{provider}.\nBaca penjelasannya dan beri keputusan di: {link}\n"
+            "Tautan ini berlaku sampai {expires}. Persetujuan bisa ditarik kapan saja dari tautan "
+            "yang sama.",
+            "button": "Baca dan putuskan",
+        },
+        "en": {
+            "subject": "Your consent, please: {title}",
+            "body": 'Hello {name},\n\n{consent_ask}\n\nSession: "{title}", {when}, on '
+            "{provider}.\nRead what it means and decide here: {link}\n"
+            "The link works until {expires}. Consent can be withdrawn at any time from the same "
+            "link.",
+            "button": "Read and decide",
+        },
+    },
     "meeting_provisioned_member": {
         "id": {
             "subject": "Tautan Anda untuk sesi {title}",
@@ -173,6 +191,10 @@ WORDS = {
         "short_term": "jangka pendek",
         "long_term": "jangka panjang",
         "none": "-",
+        "ask_student": "Sebelum ikut sesi bimbingan kelompok online, kami memerlukan "
+        "persetujuanmu.",
+        "ask_guardian": "{student} diajak ikut sesi bimbingan kelompok online. Karena masih di "
+        "bawah umur, kami memerlukan persetujuan Bapak/Ibu sebagai wali.",
     },
     "en": {
         "passcode": "Passcode: {0}",
@@ -182,6 +204,9 @@ WORDS = {
         "short_term": "short-term",
         "long_term": "long-term",
         "none": "-",
+        "ask_student": "Before you join an online group guidance session, we need your consent.",
+        "ask_guardian": "{student} is invited to an online group guidance session. As they are a "
+        "minor, we need your consent as their parent or guardian.",
     },
 }
 PROVIDER_NAMES = {"jitsi": "Jitsi Meet", "zoom": "Zoom", "google_meet": "Google Meet"}
@@ -189,7 +214,8 @@ PROVIDER_NAMES = {"jitsi": "Jitsi Meet", "zoom": "Zoom", "google_meet": "Google 
 
 def _values(data: dict[str, Any], *, name: str, locale: str, timezone: str) -> dict[str, str]:
     words = WORDS[locale]
-    link = data.get("join_url") or data.get("host_url") or ""
+    link = data.get("join_url") or data.get("host_url") or data.get("consent_url") or ""
+    ask = words["ask_guardian" if data.get("signer") == "guardian" else "ask_student"]
     members = ", ".join(data.get("members") or data.get("cleared_members") or [])
     unmet = "; ".join(data.get("unmet") or [])
     return {
@@ -209,6 +235,10 @@ def _values(data: dict[str, Any], *, name: str, locale: str, timezone: str) -> d
         "link_line": words["link"].format(link) if link else "",
         "reason": str(data.get("reason") or words["none"]),
         "follow_up": words.get(str(data.get("follow_up")), str(data.get("follow_up", ""))),
+        "consent_ask": ask.format(student=data.get("student_name", "")),
+        "expires": local_time(data["expires_at"], timezone, locale)
+        if data.get("expires_at")
+        else words["none"],
     }
 
 

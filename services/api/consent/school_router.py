@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from services.api.auth.deps import SchoolAdmin
+from services.api.consent import school_texts
+from services.api.consent.school_texts import SchoolWording, VersionPublic
+from services.api.db import DbSession
+
+router = APIRouter(prefix="/v1/school/consent-texts", tags=["consent"])
+
+
+@router.post("", status_code=201, response_model=VersionPublic)
+async def add_wording(data: SchoolWording, db: DbSession, principal: SchoolAdmin) -> VersionPublic:
+    """The school's own wording, as a new version: consent given under earlier versions no
+    longer covers sessions, and asking again sends the new text."""
+    version = await school_texts.add_version(db=db, principal=principal, data=data)
+    return VersionPublic.model_validate(version, from_attributes=True)
+
+
+@router.get("", response_model=list[VersionPublic])
+async def list_wordings(db: DbSession, principal: SchoolAdmin) -> list[VersionPublic]:
+    rows = await school_texts.versions(db=db, school_id=principal.tenant)
+    return [VersionPublic.model_validate(v, from_attributes=True) for v in rows]

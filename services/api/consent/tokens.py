@@ -1,0 +1,60 @@
+"""Consent links: a signed, single-purpose, expiring token naming one consent request.
+
+The token is the credential: no account is needed. It is signed with the api's key, typed
+`consent` so no other token is taken for it (nor it for another), and expires. Deciding needs
+an open request and an unexpired token; withdrawing only needs a genuine one, since taking
+consent back must stay as easy as giving it.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import OctKey
+
+from shared.problems import NotFound
+
+CONSENT_TOKEN_TYPE = "consent"  # noqa: S105 - a type name, not a secret
+
+
+@dataclass(frozen=True)
+class ConsentToken:
+    request_id: uuid.UUID
+    expires_at: datetime
+
+    @property
+    def expired(self) -> bool:
+        return self.expires_at <= datetime.now(UTC)
+
+
+class ConsentTokens:
+    def __init__(self, secret: str) -> None:
+        self._key = OctKey.import_key(secret.encode())
+
+    def issue(self, request_id: uuid.UUID, expires_at: datetime) -> str:
+        claims = {
+            "typ": CONSENT_TOKEN_TYPE,
+            "rid": str(request_id),
+            "jti": uuid.uuid4().hex,
+            "iat": int(time.time()),
+            "exp": int(expires_at.timestamp()),
+        }
+        return jwt.encode({"alg": "HS256"}, claims, self._key)
+
+    def read(self, token: str) -> ConsentToken:
+        """The request a genuine token names, expired or not; `NotFound` for anything forged."""
+        try:
+            claims = jwt.decode(token, self._key, algorithms=["HS256"]).claims
+            if claims.get("typ") != CONSENT_TOKEN_TYPE:
+                raise ValueError("not a consent token")
+            return ConsentToken(
+                request_id=uuid.UUID(str(claims["rid"])),
+                expires_at=datetime.fromtimestamp(int(claims["exp"]), UTC),
+            )
+        except (JoseError, KeyError, ValueError, TypeError) as exc:
+            raise NotFound("this consent link is not valid") from exc
