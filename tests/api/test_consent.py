@@ -354,3 +354,41 @@ async def test_a_student_and_a_guardian_see_what_is_kept_about_them(
     theirs = (await api.get("/v1/me/data", headers=as_guardian)).json()
     assert [w["id"] for w in theirs["guardian_of"]] == [session["minor"]["id"]]
     assert (await api.get("/v1/me/data", headers=school.auth)).status_code == 403
+
+
+async def test_changing_platform_or_text_asks_everyone_again_by_itself(
+    school: SchoolKit, apps: dict[str, FastAPI]
+) -> None:
+    session = await minor_and_adult_session(school)
+    await ask(school, session)
+
+    async def requests_sent() -> int:
+        found = await notifications_about(apps["notifications"], session["id"])
+        return sum(1 for event, _, _ in found if event == "consent_requested")
+
+    await eventually(lambda: _at_least(requests_sent, 4))
+    await school.api.put(
+        f"/v1/sessions/{session['id']}/platform", json={"provider": "zoom"}, headers=school.auth
+    )
+    await eventually(lambda: _at_least(requests_sent, 8))
+    await school.post(
+        "/v1/school/consent-texts",
+        {
+            "emergency_contact": {
+                "id": "Hubungi Bu Rina, 0812-0000-0000.",
+                "en": "Call Bu Rina, 0812-0000-0000.",
+            }
+        },
+    )
+    await eventually(lambda: _at_least(requests_sent, 12))
+    texts = {
+        (await school.api.get(f"/v1/consent/{r['url'].rsplit('/', 1)[1]}")).json()["text"][
+            "version"
+        ]
+        for r in (await ask(school, session))["requests"]
+    }
+    assert texts == {"school-1"}
+
+
+async def _at_least(count: Any, n: int) -> bool:
+    return bool(await count() >= n)

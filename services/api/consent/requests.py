@@ -10,7 +10,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Annotated
 
+from fastapi import Depends, Request
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -34,6 +36,24 @@ ASKING_STAGES = (Stage.pre_preparation, Stage.preparation, Stage.implementation)
 
 
 @dataclass(frozen=True)
+class ConsentAsker:
+    """What sending a consent request needs from the app: the link signer and its base URL."""
+
+    tokens: ConsentTokens
+    public_url: str
+
+
+def get_asker(request: Request) -> ConsentAsker:
+    return ConsentAsker(
+        tokens=request.app.state.consent_tokens,
+        public_url=request.app.state.settings.public_url,
+    )
+
+
+Asker = Annotated[ConsentAsker, Depends(get_asker)]
+
+
+@dataclass(frozen=True)
 class IssuedRequest:
     request: ConsentRequest
     url: str | None  # None when nothing was sent (already answered)
@@ -45,9 +65,7 @@ class Asked:
     missing_guardians: list[uuid.UUID]
 
 
-async def ask(
-    *, db: AsyncSession, session: GuidanceSession, tokens: ConsentTokens, public_url: str
-) -> Asked:
+async def ask(*, db: AsyncSession, session: GuidanceSession, asker: ConsentAsker) -> Asked:
     if session.platform is None or session.stage not in ASKING_STAGES:
         unmet = []
         if session.platform is None:
@@ -66,9 +84,7 @@ async def ask(
             missing.append(student.id)
         for signer, person, relationship in signers:
             issued.append(
-                await _ask_one(
-                    db, session, student, signer, person, relationship, version, tokens, public_url
-                )
+                await _ask_one(db, session, student, signer, person, relationship, version, asker)
             )
     return Asked(requests=issued, missing_guardians=missing)
 
@@ -127,8 +143,7 @@ async def _ask_one(
     person: User,
     relationship: str | None,
     version: str,
-    tokens: ConsentTokens,
-    public_url: str,
+    asker: ConsentAsker,
 ) -> IssuedRequest:
     request = await _existing(db, session, student.id, person.id, version)
     if request is not None and request.status == "answered" and await _still_covers(db, request):
@@ -151,7 +166,8 @@ async def _ask_one(
     request.sent_count += 1
     db.add(request)
     await db.flush()
-    url = f"{public_url.rstrip('/')}/v1/consent/{tokens.issue(request.id, request.expires_at)}"
+    token = asker.tokens.issue(request.id, request.expires_at)
+    url = f"{asker.public_url.rstrip('/')}/v1/consent/{token}"
     await notify.send(
         db=db,
         session=session,
@@ -196,3 +212,32 @@ async def _still_covers(db: AsyncSession, request: ConsentRequest) -> bool:
         db=db, group_id=request.group_id, student_id=request.student_id
     )
     return any(c.id == request.consent_id for c in active)
+
+
+async def ask_again_if_asked(
+    *, db: AsyncSession, session: GuidanceSession, asker: ConsentAsker
+) -> None:
+    """After a change of platform or of text: whoever was asked before is asked again."""
+    asked_before = (
+        await db.exec(
+            select(ConsentRequest.id).where(ConsentRequest.session_id == session.id).limit(1)
+        )
+    ).first()
+    if asked_before is not None and session.platform and session.stage in ASKING_STAGES:
+        await ask(db=db, session=session, asker=asker)
+
+
+async def ask_school_again(*, db: AsyncSession, school_id: uuid.UUID, asker: ConsentAsker) -> int:
+    """A new text version: every live session that asked before asks again. How many did."""
+    sessions = (
+        await db.exec(
+            select(GuidanceSession).where(
+                GuidanceSession.school_id == school_id,
+                col(GuidanceSession.stage).in_([s.value for s in ASKING_STAGES]),
+                col(GuidanceSession.id).in_(select(ConsentRequest.session_id).distinct()),
+            )
+        )
+    ).all()
+    for session in sessions:
+        await ask(db=db, session=session, asker=asker)
+    return len(sessions)

@@ -2,12 +2,13 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 
 from services.api.auth.deps import PersonWriter, StaffReader, StaffWriter
 from services.api.consent import requests as consent_requests
 from services.api.consent import service
 from services.api.consent.public_schemas import RequestOut, RequestsOut
+from services.api.consent.requests import Asker
 from services.api.consent.schemas import ConsentPublic
 from services.api.db import DbSession
 from services.api.sessions import preparation
@@ -43,7 +44,7 @@ async def withdraw(
 
 @router.post("/consent-requests", status_code=201, response_model=RequestsOut)
 async def ask_for_consent(
-    session_id: uuid.UUID, request: Request, db: DbSession, principal: StaffWriter
+    session_id: uuid.UUID, db: DbSession, principal: StaffWriter, asker: Asker
 ) -> RequestsOut:
     """Send each member (and each guardian of a minor) a consent request in their language.
 
@@ -55,12 +56,7 @@ async def ask_for_consent(
         db=db, principal=principal, session_id=session_id, for_update=True
     )
     session_service.ensure_may_run(principal, session)
-    asked = await consent_requests.ask(
-        db=db,
-        session=session,
-        tokens=request.app.state.consent_tokens,
-        public_url=request.app.state.settings.public_url,
-    )
+    asked = await consent_requests.ask(db=db, session=session, asker=asker)
     return RequestsOut(
         requests=[
             RequestOut(

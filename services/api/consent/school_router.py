@@ -4,6 +4,7 @@ from fastapi import APIRouter
 
 from services.api.auth.deps import SchoolAdmin
 from services.api.consent import school_texts
+from services.api.consent.requests import Asker
 from services.api.consent.school_texts import SchoolWording, VersionPublic
 from services.api.db import DbSession
 
@@ -11,10 +12,12 @@ router = APIRouter(prefix="/v1/school/consent-texts", tags=["consent"])
 
 
 @router.post("", status_code=201, response_model=VersionPublic)
-async def add_wording(data: SchoolWording, db: DbSession, principal: SchoolAdmin) -> VersionPublic:
-    """The school's own wording, as a new version: consent given under earlier versions no
-    longer covers sessions, and asking again sends the new text."""
-    version = await school_texts.add_version(db=db, principal=principal, data=data)
+async def add_wording(
+    data: SchoolWording, db: DbSession, principal: SchoolAdmin, asker: Asker
+) -> VersionPublic:
+    """The school's own wording, as a new version. Consent given under earlier versions no
+    longer covers sessions: every live session that asked before asks again, now."""
+    version = await school_texts.add_version(db=db, principal=principal, data=data, asker=asker)
     return VersionPublic.model_validate(version, from_attributes=True)
 
 

@@ -12,6 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.api.auth.principal import Principal
 from services.api.consent.models import ConsentTextVersion
+from services.api.consent.requests import ConsentAsker, ask_school_again
 from services.api.consent.texts import GUARDIAN_ITEMS, Context, render
 from services.api.consent.wording import DEFAULT_EMERGENCY, DEFAULT_RETENTION, merged
 from shared.problems import InvalidInput
@@ -84,8 +85,9 @@ class VersionPublic(BaseModel):
 
 
 async def add_version(
-    *, db: AsyncSession, principal: Principal, data: SchoolWording
+    *, db: AsyncSession, principal: Principal, data: SchoolWording, asker: ConsentAsker
 ) -> ConsentTextVersion:
+    """A new version; live sessions that asked for consent before ask again with it."""
     wording = merged(data.wording)
     retention = data.retention.model_dump() if data.retention else DEFAULT_RETENTION
     emergency = data.emergency_contact.model_dump() if data.emergency_contact else DEFAULT_EMERGENCY
@@ -107,6 +109,7 @@ async def add_version(
     )
     db.add(version)
     await db.flush()
+    await ask_school_again(db=db, school_id=principal.tenant, asker=asker)
     return version
 
 

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 
 from services.api.auth.deps import PersonReader, StaffReader, StaffWriter
+from services.api.consent.requests import Asker
 from services.api.db import DbSession
 from services.api.sessions import listing, preparation, service, views
 from services.api.sessions.plan import PlanUpdate
@@ -67,10 +68,15 @@ async def reschedule_session(
 
 @router.put("/{session_id}/platform", response_model=SessionPublic, responses=_REFUSAL)
 async def choose_platform(
-    session_id: uuid.UUID, choice: PlatformChoice, db: DbSession, principal: StaffWriter
+    session_id: uuid.UUID,
+    choice: PlatformChoice,
+    db: DbSession,
+    principal: StaffWriter,
+    asker: Asker,
 ) -> SessionPublic:
+    """Choose the medium (and a fallback). Changing it asks everyone's consent again."""
     session = await service.choose_platform(
-        db=db, principal=principal, session_id=session_id, choice=choice
+        db=db, principal=principal, session_id=session_id, choice=choice, asker=asker
     )
     return await views.session_public(db=db, principal=principal, session=session)
 

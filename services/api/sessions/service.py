@@ -9,6 +9,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.api import access
 from services.api.auth.principal import Principal, Role
+from services.api.consent import requests as consent_requests
+from services.api.consent.requests import ConsentAsker
 from services.api.groups import service as group_service
 from services.api.groups.models import GroupMember
 from services.api.record.service import count_evaluations
@@ -76,8 +78,14 @@ async def participant_ids(*, db: AsyncSession, session: GuidanceSession) -> list
 
 
 async def choose_platform(
-    *, db: AsyncSession, principal: Principal, session_id: uuid.UUID, choice: PlatformChoice
+    *,
+    db: AsyncSession,
+    principal: Principal,
+    session_id: uuid.UUID,
+    choice: PlatformChoice,
+    asker: ConsentAsker,
 ) -> GuidanceSession:
+    """Choose the medium; if consent was asked for another platform, everyone is asked again."""
     session = await get(db=db, principal=principal, session_id=session_id, for_update=True)
     access.ensure_may_run_session(principal, counselor_id=session.counselor_id)
     if session.stage != Stage.pre_preparation:
@@ -91,9 +99,16 @@ async def choose_platform(
                 )
             ],
         )
+    changed = (session.platform, session.fallback_platform) != (
+        choice.provider.value,
+        choice.fallback_provider.value if choice.fallback_provider else None,
+    )
     session.platform = choice.provider.value
     session.fallback_platform = choice.fallback_provider.value if choice.fallback_provider else None
     _touch(db, session)
+    if changed:
+        await db.flush()
+        await consent_requests.ask_again_if_asked(db=db, session=session, asker=asker)
     return session
 
 
