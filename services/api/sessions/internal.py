@@ -14,7 +14,7 @@ from shared.problems import NotFound
 from shared.service_auth import CallingService
 from shared.stages import Stage
 
-router = APIRouter(prefix="/internal/v1", tags=["internal"])
+router = APIRouter(prefix="/internal/v1", tags=["internal"], include_in_schema=False)
 
 
 @router.get("/sessions/{session_id}/members/{person_id}/clearance", response_model=MemberClearance)
