@@ -7,6 +7,7 @@ can share one database server (or one database) and still never read each other'
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -48,7 +49,9 @@ def create_engine(url: str, *, schema: str, pool_size: int = 10) -> AsyncEngine:
         database = make_url(url).database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, connect_args={"timeout": 15})
+        # hide_parameters: a failed statement's values (counseling notes, names) never reach
+        # the logs; the statement itself does.
+        engine = create_async_engine(url, connect_args={"timeout": 15}, hide_parameters=True)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     return create_async_engine(
@@ -56,6 +59,7 @@ def create_engine(url: str, *, schema: str, pool_size: int = 10) -> AsyncEngine:
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=True,
+        hide_parameters=True,
         pool_timeout=5,
         connect_args={
             "server_settings": {"search_path": schema, "application_name": f"lingkar-{schema}"},
@@ -114,6 +118,23 @@ async def _run_after_rollback(write: Callable[[], Any]) -> None:
         await write()
     except Exception:
         log.exception("a record kept after a rollback could not be written")
+
+
+async def serialize(session: AsyncSession, key: str) -> None:
+    """Let one transaction at a time past this point for `key`, until it ends.
+
+    PostgreSQL: a transaction-scoped advisory lock. SQLite: take the database's write lock now
+    with a write that changes nothing, so what this transaction reads next includes every
+    commit of the one that held it before.
+    """
+    connection = await session.connection()
+    if connection.dialect.name == "postgresql":
+        digest = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
+        await connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": digest})
+    else:
+        await connection.execute(
+            text("UPDATE alembic_version SET version_num = version_num WHERE 0")
+        )
 
 
 async def run_migrations(engine: AsyncEngine, *, migrations_dir: Path, schema: str) -> None:

@@ -62,11 +62,38 @@ class ServiceClient:
         idempotency_key: str | None = None,
     ) -> httpx.Response:
         """POST to another service; retried only when keyed. Raises on any non-2xx answer."""
-        attempts = self.attempts if idempotency_key else 1
+        return await self._send(
+            "POST",
+            target,
+            url,
+            json=json,
+            idempotency_key=idempotency_key,
+            attempts=self.attempts if idempotency_key else 1,
+        )
+
+    async def get(self, target: str, url: str, *, params: Any = None) -> httpx.Response:
+        """GET from another service; always safe to retry. Raises on any non-2xx answer."""
+        return await self._send("GET", target, url, params=params, attempts=self.attempts)
+
+    async def _send(
+        self,
+        method: str,
+        target: str,
+        url: str,
+        *,
+        attempts: int,
+        json: Any = None,
+        params: Any = None,
+        idempotency_key: str | None = None,
+    ) -> httpx.Response:
         for attempt in range(1, attempts + 1):
             try:
-                response = await self._http.post(
-                    url, json=json, headers=self._headers(target, idempotency_key)
+                response = await self._http.request(
+                    method,
+                    url,
+                    json=json,
+                    params=params,
+                    headers=self._headers(target, idempotency_key),
                 )
             except httpx.HTTPError as exc:
                 self._count(target, "error")
@@ -78,32 +105,7 @@ class ServiceClient:
                     return response
                 self._count(target, f"http_{response.status_code}")
                 if response.status_code not in _RETRYABLE_STATUS or attempt == attempts:
-                    raise ServiceCallFailed(
-                        target, f"answered {response.status_code}", response.status_code
-                    )
-            await asyncio.sleep(self._backoff(attempt))
-        raise AssertionError("unreachable")
-
-    async def get(self, target: str, url: str, *, params: Any = None) -> httpx.Response:
-        """GET from another service; always safe to retry. Raises on any non-2xx answer."""
-        for attempt in range(1, self.attempts + 1):
-            try:
-                response = await self._http.get(
-                    url, params=params, headers=self._headers(target, None)
-                )
-            except httpx.HTTPError as exc:
-                self._count(target, "error")
-                if attempt == self.attempts:
-                    raise ServiceCallFailed(target, type(exc).__name__) from exc
-            else:
-                if response.is_success:
-                    self._count(target, "ok")
-                    return response
-                self._count(target, f"http_{response.status_code}")
-                if response.status_code not in _RETRYABLE_STATUS or attempt == self.attempts:
-                    raise ServiceCallFailed(
-                        target, f"answered {response.status_code}", response.status_code
-                    )
+                    raise ServiceCallFailed(target, _refusal(response), response.status_code)
             await asyncio.sleep(self._backoff(attempt))
         raise AssertionError("unreachable")
 
@@ -123,3 +125,13 @@ class ServiceClient:
     def _count(self, target: str, outcome: str) -> None:
         if self.metrics:
             self.metrics.outside_calls.labels(target, outcome).inc()
+
+
+def _refusal(response: httpx.Response) -> str:
+    """Our services answer problem+json: keep its `detail`, which says what was wrong."""
+    reason = f"answered {response.status_code}"
+    try:
+        detail = response.json().get("detail")
+    except (ValueError, AttributeError):
+        return reason
+    return f"{reason}: {str(detail)[:300]}" if detail else reason

@@ -42,6 +42,17 @@ class Payload(BaseModel):
     @field_validator("*", mode="after")
     @classmethod
     def _no_nul(cls, value: Any) -> Any:
-        if isinstance(value, str) and "\x00" in value:
+        if _has_nul(value):
             raise ValueError("must not contain NUL characters")
         return value
+
+
+def _has_nul(value: Any) -> bool:
+    """NUL anywhere in a text, a list or a mapping (nested models check their own fields)."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, list | tuple | set):
+        return any(_has_nul(v) for v in value)
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    return False

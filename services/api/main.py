@@ -22,7 +22,7 @@ from services.api.privacy.router import router as privacy_router
 from services.api.record.router import router as record_router
 from services.api.schools import service as school_service
 from services.api.schools.router import router as platform_router
-from services.api.sessions import changes, provisioning  # noqa: F401 - outbox handlers
+from services.api.sessions import calls  # noqa: F401 - registers the outbox handlers
 from services.api.sessions.internal import router as internal_router
 from services.api.sessions.router import router as sessions_router
 from services.api.settings import ApiSettings

@@ -132,4 +132,8 @@ class RescheduleRequest(BaseModel):
 
 
 class CancelRequest(BaseModel):
+    """Cancel the session's meetings made by these provisioning requests (their idempotency
+    keys); a request named here that arrives later is refused, so no meeting outlives it."""
+
     reason: str = Field(max_length=1000)
+    provision_keys: list[str] = Field(min_length=1, max_length=50)

@@ -34,14 +34,12 @@ from shared.contracts.meetings import (
     Clearance,
     ClearedParticipant,
     ConsentEvidence,
-    Host,
-    ProvisionRequest,
 )
 from shared.gate import Signer
 from shared.observability import JsonFormatter
 from shared.service_client import ServiceClient
 from shared.stages import Provider
-from tests.factories import SchoolKit, grant_consent
+from tests.factories import COMPLETE_PLAN, SchoolKit, eventually, grant_consent
 
 JAKARTA = ZoneInfo("Asia/Jakarta")
 START = datetime(2030, 3, 4, 9, 0, tzinfo=JAKARTA)  # a Monday
@@ -133,14 +131,10 @@ def evidence_for(student: dict[str, Any], consent_id: uuid.UUID) -> ClearedParti
 
 
 @pytest.fixture
-async def member(
-    school: SchoolKit,
-    apps: dict[str, FastAPI],
-    meetings: httpx.AsyncClient,
-    service_token: Callable[[str], str],
-) -> Member:
-    """A session at the api on Jitsi, two adult members who consented, and the meeting with
-    their links at the meetings service; the first member is the one the tests click as."""
+async def member(school: SchoolKit, apps: dict[str, FastAPI]) -> Member:
+    """A session run the real way: two adult members who consented, the plan, the
+    attestation, preparation; the api's outbox asks the meetings service for the meeting and
+    the members' links. The first member is the one the tests click as."""
     counselor = await school.user("counselor")
     students = [await adult(school, "Siti Nur'aini"), await adult(school)]
     group = await school.post(
@@ -152,41 +146,32 @@ async def member(
             "field": "learning",
         },
     )
-    session = await school.session(group={**group, "counselor": counselor})
+    session = await school.session(
+        group={**group, "counselor": counselor}, scheduled_start=START.isoformat()
+    )
+    sid = session["id"]
     chosen = await school.api.put(
-        f"/v1/sessions/{session['id']}/platform", json={"provider": "jitsi"}, headers=school.auth
+        f"/v1/sessions/{sid}/platform", json={"provider": "jitsi"}, headers=school.auth
     )
     assert chosen.status_code == 200, chosen.text
-    cleared = [
-        evidence_for(s, await grant_consent(apps["api"], session=session, student_id=s["id"]))
-        for s in students
-    ]
-    request = ProvisionRequest(
-        school_id=school.school_id,
-        session_id=uuid.UUID(session["id"]),
-        provider=Provider.jitsi,
-        title=session["title"],
-        scheduled_start=START,
-        duration_minutes=60,
-        timezone="Asia/Jakarta",
-        host=Host(person_id=uuid.UUID(counselor["id"]), name=counselor["name"]),
-        clearance=Clearance(
-            session_id=uuid.UUID(session["id"]),
-            platform=Provider.jitsi,
-            text_version=CURRENT_TEXT_VERSION,
-            participants=cleared,
-        ),
-    )
-    answer = await meetings.post(
-        "/internal/v1/meetings",
-        json=request.model_dump(mode="json"),
-        headers={
-            "Authorization": f"Bearer {service_token('meetings')}",
-            "Idempotency-Key": f"provision:{uuid.uuid4()}",
-        },
-    )
-    assert answer.status_code == 201, answer.text
-    meeting = answer.json()
+    for student in students:
+        await grant_consent(apps["api"], session=session, student_id=student["id"])
+    await school.api.put(f"/v1/sessions/{sid}/plan", json=COMPLETE_PLAN, headers=school.auth)
+    await school.post(f"/v1/sessions/{sid}/attestation", {})
+    await school.post(f"/v1/sessions/{sid}/transitions", {"to": "preparation"}, expect=200)
+
+    async def links_issued() -> Any:
+        view = await school.api.get(f"/v1/sessions/{sid}/meeting", headers=school.auth)
+        return view.json() if view.status_code == 200 and len(view.json()["members"]) == 2 else None
+
+    view = await eventually(links_issued)
+    meeting = {
+        "id": (await school.get(f"/v1/sessions/{sid}"))["meeting"]["id"],
+        "host_url": view["host_url"],
+        "join_links": [
+            {"person_id": m["student_id"], "join_url": m["join_url"]} for m in view["members"]
+        ],
+    }
     link = next(
         link["join_url"] for link in meeting["join_links"] if link["person_id"] == students[0]["id"]
     )
@@ -345,20 +330,32 @@ async def test_withdrawn_consent_closes_the_join_link_at_the_very_next_click(
     api_reachable: None,
 ) -> None:
     before = await meetings.get(member.path)
-
-    await school.post(
-        f"/v1/sessions/{member.session['id']}/consents/{member.student['id']}/withdraw",
-        {"reason": "berubah pikiran"},
-        expect=200,
-    )
-    after = await meetings.get(member.path)
+    # The api cannot reach the meetings service for now: no revocation can arrive here, so
+    # what refuses the next click is the check the gate makes at the click.
+    router = apps["api"].state.service_transport
+    meetings_transport = router.transports.pop("meetings.internal")
+    try:
+        await school.post(
+            f"/v1/sessions/{member.session['id']}/consents/{member.student['id']}/withdraw",
+            {"reason": "berubah pikiran"},
+            expect=200,
+        )
+        after = await meetings.get(member.path)
+        participant = await participant_of(apps["meetings"], member.token)
+    finally:
+        router.transports["meetings.internal"] = meetings_transport
 
     assert before.status_code == 302
     assert "Persetujuan Anda tidak aktif" in assert_page(after, 403)
-    participant = await participant_of(apps["meetings"], member.token)
-    assert participant.status == "active"  # no revocation reached us: the click-time check did it
+    assert participant.status == "active"  # no revocation had reached us
     outcomes = [e.outcome for e in await events_of(apps["meetings"], participant.id)]
     assert outcomes == ["admitted", "refused_not_cleared"]
+
+    async def revoked() -> bool:
+        row = await participant_of(apps["meetings"], member.token)
+        return row.status == "revoked"
+
+    await eventually(revoked, seconds=15)  # and once it can, the revocation does arrive
 
 
 async def test_a_member_whose_consent_the_api_does_not_hold_is_refused(

@@ -95,11 +95,13 @@ def internal(meetings: httpx.AsyncClient, service_token: Callable[[str], str]) -
 async def provisioned(
     internal: Post, *people: ClearedParticipant, session_id: uuid.UUID | None = None
 ) -> dict[str, Any]:
+    key = f"provision:{uuid.uuid4()}"
     answer = await internal(
-        "/internal/v1/meetings", provision_body(session_id or uuid.uuid4(), *people)
+        "/internal/v1/meetings", provision_body(session_id or uuid.uuid4(), *people), key
     )
     assert answer.status_code == 201, answer.text
     meeting: dict[str, Any] = answer.json()
+    meeting["provision_key"] = key
     return meeting
 
 
@@ -364,7 +366,8 @@ async def test_cancelling_the_session_makes_every_link_410(
     meeting = await provisioned(internal, ani, budi, session_id=session_id)
     path, key = f"/internal/v1/sessions/{session_id}/cancel", f"cancel:{uuid.uuid4()}"
 
-    answer = await internal(path, {"reason": "ujian susulan"}, key)
+    body = {"reason": "ujian susulan", "provision_keys": [meeting["provision_key"]]}
+    answer = await internal(path, body, key)
 
     assert answer.status_code == 200, answer.text
     assert answer.json() == {"cancelled": [meeting["id"]]}
@@ -372,16 +375,19 @@ async def test_cancelling_the_session_makes_every_link_410(
         page = await click(meetings, link_of(meeting, person))
         assert page.status_code == 410
         assert "Sesi dibatalkan" in page.text
-    replay = await internal(path, {"reason": "ujian susulan"}, key)
+    replay = await internal(path, body, key)
     assert replay.json() == {"cancelled": [meeting["id"]]}
-    another = await internal(path, {"reason": "sekali lagi"})
+    another = await internal(path, {**body, "reason": "sekali lagi"})
     assert another.json() == {"cancelled": []}
 
 
 async def test_a_cancelled_meeting_takes_no_admissions_or_new_times(internal: Post) -> None:
     session_id = uuid.uuid4()
     meeting = await provisioned(internal, cleared(), session_id=session_id)
-    await internal(f"/internal/v1/sessions/{session_id}/cancel", {"reason": "batal"})
+    await internal(
+        f"/internal/v1/sessions/{session_id}/cancel",
+        {"reason": "batal", "provision_keys": [meeting["provision_key"]]},
+    )
 
     admit = await internal(
         f"/internal/v1/meetings/{meeting['id']}/participants",
@@ -399,10 +405,11 @@ async def test_a_late_replay_of_a_cancel_leaves_a_newer_meeting_alone(internal: 
     session_id = uuid.uuid4()
     old = await provisioned(internal, cleared(), session_id=session_id)
     path, key = f"/internal/v1/sessions/{session_id}/cancel", f"cancel:{uuid.uuid4()}"
-    await internal(path, {"reason": "platform changed"}, key)
+    body = {"reason": "platform changed", "provision_keys": [old["provision_key"]]}
+    await internal(path, body, key)
     new = await provisioned(internal, cleared(), session_id=session_id)
 
-    replay = await internal(path, {"reason": "platform changed"}, key)
+    replay = await internal(path, body, key)
 
     assert replay.json() == {"cancelled": [old["id"]]}
     moved = await internal(
@@ -410,6 +417,34 @@ async def test_a_late_replay_of_a_cancel_leaves_a_newer_meeting_alone(internal: 
         {"scheduled_start": START.isoformat(), "duration_minutes": 45, "title": "Sesi"},
     )
     assert moved.status_code == 200, moved.text
+
+
+async def test_a_cancel_names_only_the_meetings_it_means(internal: Post) -> None:
+    session_id = uuid.uuid4()
+    kept = await provisioned(internal, cleared(), session_id=session_id)
+    gone = await provisioned(internal, cleared(), session_id=session_id)
+    answer = await internal(
+        f"/internal/v1/sessions/{session_id}/cancel",
+        {"reason": "basi", "provision_keys": [gone["provision_key"]]},
+    )
+    assert answer.json() == {"cancelled": [gone["id"]]}
+    moved = await internal(
+        f"/internal/v1/meetings/{kept['id']}/reschedule",
+        {"scheduled_start": START.isoformat(), "duration_minutes": 45, "title": "Sesi"},
+    )
+    assert moved.status_code == 200, moved.text
+
+
+async def test_a_request_cancelled_before_it_arrives_makes_no_meeting(internal: Post) -> None:
+    """The api cancelled a meeting still being made; the late request must not make it."""
+    session_id, key = uuid.uuid4(), f"provision:{uuid.uuid4()}"
+    await internal(
+        f"/internal/v1/sessions/{session_id}/cancel",
+        {"reason": "batal", "provision_keys": [key]},
+    )
+    late = await internal("/internal/v1/meetings", provision_body(session_id, cleared()), key)
+    assert late.status_code == 409, late.text
+    assert "cancelled before it was made" in late.json()["detail"]
 
 
 async def test_rescheduling_moves_the_join_window_and_keeps_the_links(

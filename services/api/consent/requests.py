@@ -33,6 +33,7 @@ from shared.timeutil import utcnow
 
 OPEN_FOR = timedelta(days=14)
 ASKING_STAGES = (Stage.pre_preparation, Stage.preparation, Stage.implementation)
+REPINNING_STAGES = (Stage.pre_preparation, Stage.preparation)
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,7 @@ async def ask(*, db: AsyncSession, session: GuidanceSession, asker: ConsentAsker
         raise RequirementsUnmet("Consent cannot be asked for yet.", unmet)
     school = await db.get(School, session.school_id)
     assert school is not None
-    version = await current_version(db, school.id)
+    version = await _version_to_ask(db, session, school)
     await _supersede_stale(db, session, version)
     issued: list[IssuedRequest] = []
     missing: list[uuid.UUID] = []
@@ -87,6 +88,16 @@ async def ask(*, db: AsyncSession, session: GuidanceSession, asker: ConsentAsker
                 await _ask_one(db, session, student, signer, person, relationship, version, asker)
             )
     return Asked(requests=issued, missing_guardians=missing)
+
+
+async def _version_to_ask(db: AsyncSession, session: GuidanceSession, school: School) -> str:
+    """The school's current text while the session is being prepared (and fix it there); once
+    it runs, the version its members agreed to stays."""
+    if session.consent_text_version and session.stage not in REPINNING_STAGES:
+        return session.consent_text_version
+    session.consent_text_version = await current_version(db, school.id)
+    db.add(session)
+    return session.consent_text_version
 
 
 async def _signers(
@@ -228,12 +239,13 @@ async def ask_again_if_asked(
 
 
 async def ask_school_again(*, db: AsyncSession, school_id: uuid.UUID, asker: ConsentAsker) -> int:
-    """A new text version: every live session that asked before asks again. How many did."""
+    """A new text version: every session still being prepared that asked before asks again
+    (a session already running keeps the version its members agreed to). How many did."""
     sessions = (
         await db.exec(
             select(GuidanceSession).where(
                 GuidanceSession.school_id == school_id,
-                col(GuidanceSession.stage).in_([s.value for s in ASKING_STAGES]),
+                col(GuidanceSession.stage).in_([s.value for s in REPINNING_STAGES]),
                 col(GuidanceSession.id).in_(select(ConsentRequest.session_id).distinct()),
             )
         )

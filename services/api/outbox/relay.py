@@ -52,8 +52,21 @@ def handles(kind: str) -> Callable[[Handler], Handler]:
     return register
 
 
-class PermanentFailure(Exception):
-    """The receiver refused the message for good (a 4xx other than a conflict of timing)."""
+DeadHandler = Callable[[AsyncSession, OutboxMessage], Awaitable[None]]
+_dead_handlers: dict[str, DeadHandler] = {}
+
+
+def on_dead(kind: str) -> Callable[[DeadHandler], DeadHandler]:
+    """What to undo when a message of this kind is given up on (runs in that transaction)."""
+
+    def register(fn: DeadHandler) -> DeadHandler:
+        _dead_handlers[kind] = fn
+        return fn
+
+    return register
+
+
+PERMANENT_STATUS = frozenset({400, 404, 409, 410, 422})
 
 
 class OutboxRelay:
@@ -111,37 +124,48 @@ class OutboxRelay:
     async def _deliver(self, message_id: Any) -> None:
         async with AsyncSession(self.engine, expire_on_commit=False) as db:
             message = await db.get(OutboxMessage, message_id)
-            if message is None or message.status != "pending":
+            if message is None or not self._holds(message):
                 return
-            handler = _handlers[message.kind]
             bind_request_id(message.request_id or new_request_id())
             try:
-                sent = await handler(message, self.context)
-            except (ServiceCallFailed, PermanentFailure) as exc:
-                await self._failed(db, message, exc)
+                sent = await _handlers[message.kind](message, self.context)
+                await db.refresh(message)
+                if not self._holds(message):
+                    return  # our lease ran out during the call; whoever holds it now records
+                await sent.record(db)
+                message.status, message.done_at, message.locked_until = "done", utcnow(), None
+                message.last_error = None
+                db.add(message)
+                await db.commit()
+            except Exception as exc:
+                await db.rollback()
+                await self._failed(db, message_id, exc)
                 return
-            await sent.record(db)
-            message.status, message.done_at, message.locked_until = "done", utcnow(), None
-            message.last_error = None
-            db.add(message)
-            await db.commit()
             log.info(
                 "outbox message delivered", extra={"kind": message.kind, "id": str(message.id)}
             )
 
-    async def _failed(self, db: AsyncSession, message: OutboxMessage, exc: Exception) -> None:
+    def _holds(self, message: OutboxMessage) -> bool:
+        return message.status == "pending" and message.locked_by == self.worker
+
+    async def _failed(self, db: AsyncSession, message_id: Any, exc: Exception) -> None:
+        message = await db.get(OutboxMessage, message_id)
+        if message is None or not self._holds(message):
+            return
+        if not isinstance(exc, ServiceCallFailed):
+            log.error("outbox handler failed", exc_info=exc, extra={"kind": message.kind})
         message.attempts += 1
         message.last_error = str(exc)[:500]
         message.locked_until = None
-        permanent = isinstance(exc, PermanentFailure) or (
-            isinstance(exc, ServiceCallFailed) and exc.status in (400, 404, 409, 410, 422)
-        )
+        permanent = isinstance(exc, ServiceCallFailed) and exc.status in PERMANENT_STATUS
         if permanent or message.attempts >= MAX_ATTEMPTS:
             message.status = "dead"
             log.error(
                 "outbox message dead",
                 extra={"kind": message.kind, "id": str(message.id), "reason": message.last_error},
             )
+            if message.kind in _dead_handlers:
+                await _dead_handlers[message.kind](db, message)
         else:
             message.next_attempt_at = utcnow() + backoff(message.attempts)
             log.warning(

@@ -4,10 +4,12 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, Field
+from pydantic import Field
+
+from shared.validation import Payload
 
 
-class ObservationCreate(BaseModel):
+class ObservationCreate(Payload):
     student_id: uuid.UUID
     participation: int = Field(ge=1, le=5, description="Active in giving opinions")
     respects_others: int = Field(ge=1, le=5, description="Respects the opinions of others")
@@ -23,7 +25,7 @@ class ObservationPublic(ObservationCreate):
     observed_at: datetime
 
 
-class Rated(BaseModel):
+class Rated(Payload):
     rating: int = Field(ge=1, le=5)
     text: str = Field(min_length=1, max_length=2000)
 
@@ -35,7 +37,7 @@ class Outcome(StrEnum):
     referred = "referred"
 
 
-class EvaluationCreate(BaseModel):
+class EvaluationCreate(Payload):
     student_id: uuid.UUID
     understanding: Rated = Field(description="U: what new understanding the member gained")
     comfort: Rated = Field(description="C: how the member felt")

@@ -82,7 +82,8 @@ async def evaluate(*, db: AsyncSession, session: GuidanceSession) -> SessionGate
     ids = [s.id for s in students]
     evidence = await consent_service.evidence(db=db, group_id=session.group_id, student_ids=ids)
     with_guardian = await _students_with_guardians(db, ids)
-    version = await current_version(db, school.id)
+    # The version consent was asked with; before anyone is asked, the school's current one.
+    version = session.consent_text_version or await current_version(db, school.id)
     members = [
         _member(s, school, session, evidence.get(s.id, []), s.id in with_guardian, version)
         for s in students

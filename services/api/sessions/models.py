@@ -36,8 +36,12 @@ class GuidanceSession(ApiTable, table=True):
     meeting_host_url: str | None = Field(default=None, max_length=1000)
     meeting_passcode: str | None = Field(default=None, max_length=50)
     meeting_provisioned_at: datetime | None = None
-    # Set when the provisioning request is committed to the outbox: asked for once.
+    # Set when the provisioning request is committed to the outbox: asked for once. The key
+    # names that request; an answer to any other is stale and its meeting is cancelled.
     meeting_requested_at: datetime | None = None
+    provision_key: str | None = Field(default=None, max_length=200)
+    # The consent text version this session asks for, fixed once consent is first asked.
+    consent_text_version: str | None = Field(default=None, max_length=40)
     created_at: datetime = created_at_field()
     updated_at: datetime = Field(default_factory=utcnow)
 
@@ -54,6 +58,8 @@ class SessionParticipant(ApiTable, table=True):
     join_url: str | None = Field(default=None, max_length=1000)
     admission_requested_at: datetime | None = None
     admitted_at: datetime | None = None
+    # How many times the member was asked to be admitted: each admission has its own key.
+    admissions: int = 0
 
 
 class SessionEvent(ApiTable, table=True):

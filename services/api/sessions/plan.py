@@ -9,12 +9,13 @@ from __future__ import annotations
 import uuid
 from enum import StrEnum
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import Field, field_validator
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.api.auth.principal import Principal
 from services.api.sessions.models import SessionPlan
 from shared.timeutil import utcnow
+from shared.validation import Payload
 
 REQUIRED = ("topic_kind", "topic", "objectives", "evaluation_plan")
 
@@ -24,7 +25,7 @@ class TopicKind(StrEnum):
     free = "free"  # topik bebas: brought by the members
 
 
-class PlanUpdate(BaseModel):
+class PlanUpdate(Payload):
     """The whole plan as it stands; fields left out are empty. Required for a complete plan:
     topic_kind, topic, objectives (at least one), evaluation_plan."""
 
@@ -40,6 +41,12 @@ class PlanUpdate(BaseModel):
     evaluation_plan: str | None = Field(
         default=None, max_length=2000, examples=["Laiseg (UCA) di akhir sesi"]
     )
+
+    @field_validator("topic", "target", "materials", "evaluation_plan")
+    @classmethod
+    def _blank_is_empty(cls, value: str | None) -> str | None:
+        """Whitespace alone fills nothing in: the plan would look complete and say nothing."""
+        return value.strip() or None if value is not None else None
 
     @field_validator("objectives")
     @classmethod

@@ -6,6 +6,7 @@ asked for the moment the gate is first met, and links follow each member's clear
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 
 from sqlmodel import col, select
@@ -15,9 +16,10 @@ from services.api import access
 from services.api.auth.principal import Principal, Role
 from services.api.consent import service as consent_service
 from services.api.consent.models import Consent
-from services.api.sessions import notify, plan, provisioning
+from services.api.groups.models import GroupMember
+from services.api.sessions import history, notify, plan, provisioning
 from services.api.sessions.gate import SessionGate, evaluate
-from services.api.sessions.models import Attestation, GuidanceSession, SessionEvent
+from services.api.sessions.models import Attestation, GuidanceSession
 from services.api.sessions.service import ensure_not_terminal, get, participant_ids, refusal
 from services.api.users.models import Guardianship, User
 from shared.contracts.notifications import Event
@@ -85,21 +87,38 @@ async def provision_now(
             detail="The meeting cannot be provisioned yet.",
         )
     if session.meeting_requested_at is None:
-        await provisioning.request_meeting(
-            db=db, session=session, gate=gate, actor=principal.subject
-        )
+        await provisioning.request_meeting(db=db, session=session, gate=gate, by=principal)
     return session
 
 
-async def consent_recorded(*, db: AsyncSession, consent: Consent) -> None:
-    """After a decision: every live session of the group follows the gate (links, meeting)."""
+async def _live_sessions_of_group(db: AsyncSession, group_id: uuid.UUID) -> list[GuidanceSession]:
+    rows = await db.exec(
+        select(GuidanceSession)
+        .where(
+            GuidanceSession.group_id == group_id,
+            col(GuidanceSession.stage).in_([s.value for s in provisioning.LIVE_STAGES]),
+        )
+        .order_by(col(GuidanceSession.scheduled_start))
+    )
+    return list(rows.all())
+
+
+async def member_changed(*, db: AsyncSession, student_id: uuid.UUID) -> None:
+    """A student's gate inputs changed (a guardian added): their live sessions follow."""
+    groups = select(GroupMember.group_id).where(GroupMember.student_id == student_id)
     rows = await db.exec(
         select(GuidanceSession).where(
-            GuidanceSession.group_id == consent.group_id,
+            col(GuidanceSession.group_id).in_(groups),
             col(GuidanceSession.stage).in_([s.value for s in provisioning.LIVE_STAGES]),
         )
     )
     for session in rows.all():
+        await provisioning.reconcile(db=db, session=session)
+
+
+async def consent_recorded(*, db: AsyncSession, consent: Consent) -> None:
+    """After a decision: every live session of the group follows the gate (links, meeting)."""
+    for session in await _live_sessions_of_group(db, consent.group_id):
         await provisioning.reconcile(db=db, session=session)
 
 
@@ -115,45 +134,47 @@ async def withdraw(
     """Withdraw consent for a member: by the student, a guardian, or staff on their word.
 
     A student takes back their own assent, a guardian their own consent, staff everything
-    given for the member; a consent link takes back exactly the consent it gave. It takes
-    effect at once: the member's link is gone in this transaction and the meetings service is
-    told; if the session falls below its minimum it is blocked, and the counselor is told what
-    is now unmet.
+    given for the member; a consent link takes back exactly the consent it gave. Consent is
+    for the group, so every live session of the group follows at once: the member's links are
+    gone in this transaction and the meetings service is told; a session that falls below its
+    minimum is blocked, and each session's counselor is told what is now unmet.
     """
-    session = await get(db=db, principal=principal, session_id=session_id, for_update=True)
+    session = await db.get(GuidanceSession, session_id)
+    if session is None or session.school_id != principal.tenant:
+        raise NotFound("no such session")
     await _ensure_may_withdraw(db, principal, session, student_id)
+    staff = principal.role in (Role.school_admin, Role.counselor)
     active = [
         c
         for c in await consent_service.active_for(
             db=db, group_id=session.group_id, student_id=student_id
         )
         if (only_consent is None or c.id == only_consent)
-        and (
-            principal.role in (Role.school_admin, Role.counselor)
-            or c.signer_id == principal.user_id
-        )
+        and (staff or c.signer_id == principal.user_id)
     ]
     if not active:
         raise NotFound("there is no active consent of yours to withdraw for this member")
-    before = await evaluate(db=db, session=session)
-    await consent_service.withdraw(db=db, principal=principal, consents=active, reason=reason)
-    gate = await provisioning.reconcile(db=db, session=session)
-    blocked = before.met and not gate.met and session.stage != Stage.pre_preparation
-    if blocked:
-        db.add(
-            SessionEvent(
-                school_id=session.school_id,
-                session_id=session.id,
+    affected = await _live_sessions_of_group(db, session.group_id)
+    before = {s.id: (await evaluate(db=db, session=s)).met for s in affected}
+    withdrawals = await consent_service.withdraw(
+        db=db, principal=principal, consents=active, reason=reason
+    )
+    told = ",".join(sorted(str(w.id) for w in withdrawals))
+    for live in affected:
+        gate = await provisioning.reconcile(db=db, session=live)
+        blocked = before[live.id] and not gate.met
+        if blocked:
+            history.record(
+                db,
+                live,
                 kind="gate",
-                actor=principal.subject,
-                actor_role=principal.role.value,
                 from_state="met",
-                to_state="blocked",
+                to="blocked",
+                by=principal,
                 reason="; ".join(u.code for u in gate.unmet),
             )
-        )
-    await _tell_counselor(db, session, student_id, gate, blocked=blocked)
-    return gate
+        await _tell_counselor(db, live, student_id, gate, blocked=blocked, key=told)
+    return await evaluate(db=db, session=session)
 
 
 async def _ensure_may_withdraw(
@@ -187,6 +208,7 @@ async def _tell_counselor(
     gate: SessionGate,
     *,
     blocked: bool,
+    key: str,
 ) -> None:
     counselor = await db.get(User, session.counselor_id)
     student = await db.get(User, student_id)
@@ -196,7 +218,7 @@ async def _tell_counselor(
         session=session,
         event=Event.consent_withdrawn,
         to=[counselor],
-        key=f"withdrawn:{session.id}:{student_id}:{uuid.uuid4().hex}",
+        key=f"withdrawn:{session.id}:{hashlib.sha256(key.encode()).hexdigest()[:24]}",
         data=notify.session_data(
             session,
             student_name=student.name,

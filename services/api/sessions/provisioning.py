@@ -1,31 +1,34 @@
 """The meeting follows the gate.
 
-`reconcile` is called after anything that can change the gate (a consent, a withdrawal, the
-plan, the attestation, a stage change). It asks for the meeting the first time the gate is met
-in preparation, admits members cleared later, and revokes the link of anyone no longer cleared.
-Every call to the meetings service leaves through the outbox, committed with the change that
-caused it; the relay's handlers below send them and record the answers.
+`reconcile` runs after anything that can change the gate (a consent, a withdrawal, the plan,
+the attestation, a guardian, a new schedule, a stage change). It asks for the meeting the first
+time the gate is met in preparation, admits members cleared later, and revokes the link of
+anyone no longer cleared. Each call to the meetings service leaves through the outbox with the
+change that caused it (`calls.py` sends them); the answers are recorded here.
+
+Asking for the meeting is a compare-and-set on the session row, so two requests completing the
+gate at once ask once. The request's idempotency key is kept on the session: an answer to any
+other request is stale, and its meeting is cancelled rather than shown.
 """
 
 from __future__ import annotations
 
 import hashlib
 import uuid
-from typing import Any
 
-from sqlmodel import select
+from sqlalchemy import update
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.api.auth.principal import Principal
 from services.api.outbox import service as outbox
-from services.api.outbox.models import OutboxMessage
-from services.api.outbox.relay import Sent, handles
-from services.api.sessions import notify
+from services.api.sessions import history, notify
 from services.api.sessions.gate import MemberGate, SessionGate, evaluate
-from services.api.sessions.models import GuidanceSession, SessionEvent, SessionParticipant
+from services.api.sessions.models import GuidanceSession, SessionParticipant
 from services.api.users.models import User
 from shared.contracts.meetings import (
-    AdmitOut,
     AdmitRequest,
+    CancelRequest,
     Clearance,
     ClearedParticipant,
     ConsentEvidence,
@@ -33,6 +36,7 @@ from shared.contracts.meetings import (
     JoinLink,
     MeetingOut,
     ProvisionRequest,
+    RescheduleRequest,
     RevokeRequest,
 )
 from shared.contracts.notifications import Event
@@ -42,6 +46,8 @@ from shared.timeutil import as_utc, utcnow
 PROVISION = "meetings.provision"
 ADMIT = "meetings.admit"
 REVOKE = "meetings.revoke"
+RESCHEDULE = "meetings.reschedule"
+CANCEL = "meetings.cancel"
 LIVE_STAGES = (Stage.preparation, Stage.implementation, Stage.observation)
 
 
@@ -84,7 +90,7 @@ async def reconcile(
         return gate
     if session.meeting_requested_at is None:
         if session.stage == Stage.preparation and gate.met:
-            await request_meeting(db=db, session=session, gate=gate, actor="system")
+            await request_meeting(db=db, session=session, gate=gate, by=None)
         return gate
     participants = await _participants(db, session)
     cleared = {m.student.id: m for m in gate.cleared}
@@ -95,21 +101,59 @@ async def reconcile(
         if student_id not in cleared and holds_or_awaits_link:
             await _revoke(db, session, participant)
     if session.meeting_id is not None:
-        waiting = [
-            m for sid, m in cleared.items() if participants[sid].admission_requested_at is None
-        ]
-        for member in waiting:
-            await _admit(db, session, member, participants[member.student.id], gate.text_version)
+        for student_id, member in cleared.items():
+            if participants[student_id].admission_requested_at is None:
+                await _admit(db, session, member, participants[student_id], gate.text_version)
     return gate
 
 
 async def request_meeting(
-    *, db: AsyncSession, session: GuidanceSession, gate: SessionGate, actor: str
-) -> None:
+    *, db: AsyncSession, session: GuidanceSession, gate: SessionGate, by: Principal | None
+) -> bool:
+    """Ask for the meeting once; False when another request already asked."""
+    key, now = f"provision:{session.id}:{uuid.uuid4().hex}", utcnow()
+    claimed = await db.exec(
+        update(GuidanceSession)
+        .where(
+            col(GuidanceSession.id) == session.id,
+            col(GuidanceSession.meeting_requested_at).is_(None),
+        )
+        .values(meeting_requested_at=now, provision_key=key)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:
+        return False
+    session.meeting_requested_at, session.provision_key = now, key
+    participants = await _participants(db, session)
+    for member in gate.cleared:
+        participant = participants[member.student.id]
+        participant.admission_requested_at = now
+        participant.admissions += 1
+        db.add(participant)
+    history.record(
+        db,
+        session,
+        kind="gate",
+        to="met",
+        by=by,
+        reason=f"{len(gate.cleared)} members cleared; meeting requested",
+    )
+    await outbox.enqueue(
+        db=db,
+        school_id=session.school_id,
+        kind=PROVISION,
+        idempotency_key=key,
+        payload=(await _provision_request(db, session, gate)).model_dump(mode="json"),
+    )
+    return True
+
+
+async def _provision_request(
+    db: AsyncSession, session: GuidanceSession, gate: SessionGate
+) -> ProvisionRequest:
     counselor = await db.get(User, session.counselor_id)
     assert counselor is not None and session.platform is not None
-    participants = await _participants(db, session)
-    request = ProvisionRequest(
+    return ProvisionRequest(
         school_id=session.school_id,
         session_id=session.id,
         provider=Provider(session.platform),
@@ -122,31 +166,6 @@ async def request_meeting(
         timezone=session.timezone,
         host=Host(person_id=counselor.id, name=counselor.name, email=counselor.email),
         clearance=clearance_for(session, gate.cleared, gate.text_version),
-    )
-    now = utcnow()
-    session.meeting_requested_at = now
-    for member in gate.cleared:
-        participants[member.student.id].admission_requested_at = now
-        db.add(participants[member.student.id])
-    db.add(session)
-    db.add(
-        SessionEvent(
-            school_id=session.school_id,
-            session_id=session.id,
-            kind="gate",
-            actor=actor,
-            actor_role="system" if actor == "system" else "staff",
-            from_state=None,
-            to_state="met",
-            reason=f"{len(gate.cleared)} members cleared; meeting requested",
-        )
-    )
-    await outbox.enqueue(
-        db=db,
-        school_id=session.school_id,
-        kind=PROVISION,
-        idempotency_key=f"provision:{session.id}:{now.isoformat()}",
-        payload=request.model_dump(mode="json"),
     )
 
 
@@ -172,13 +191,18 @@ async def _admit(
     text_version: str,
 ) -> None:
     participant.admission_requested_at = utcnow()
+    participant.admissions += 1
     db.add(participant)
     request = AdmitRequest(clearance=clearance_for(session, [member], text_version))
+    key = (
+        f"admit:{session.meeting_id}:{member.student.id}:{participant.admissions}:"
+        f"{_clearance_key(member)}"
+    )
     await outbox.enqueue(
         db=db,
         school_id=session.school_id,
         kind=ADMIT,
-        idempotency_key=f"admit:{session.meeting_id}:{member.student.id}:{_clearance_key(member)}",
+        idempotency_key=key,
         payload={"meeting_id": str(session.meeting_id), **request.model_dump(mode="json")},
     )
 
@@ -187,38 +211,59 @@ async def _revoke(
     db: AsyncSession, session: GuidanceSession, participant: SessionParticipant
 ) -> None:
     """The link stops working now: ours is gone at once, the meetings service is told."""
-    participant.join_url = None
-    participant.admitted_at = None
-    participant.admission_requested_at = None
+    participant.join_url = participant.admitted_at = participant.admission_requested_at = None
     db.add(participant)
-    db.add(
-        SessionEvent(
-            school_id=session.school_id,
-            session_id=session.id,
-            kind="meeting",
-            actor="system",
-            actor_role="system",
-            from_state="admitted",
-            to_state="revoked",
-            reason=f"member {participant.student_id} no longer cleared",
-        )
+    history.record(
+        db,
+        session,
+        kind="meeting",
+        from_state="admitted",
+        to="revoked",
+        reason=f"member {participant.student_id} no longer cleared",
     )
     if session.meeting_id is None:
-        return
+        return  # nothing made yet; a stale answer is refused when it arrives (store_links)
     request = RevokeRequest(person_id=participant.student_id, reason="no longer cleared")
     await outbox.enqueue(
         db=db,
         school_id=session.school_id,
         kind=REVOKE,
-        idempotency_key=f"revoke:{session.meeting_id}:{participant.student_id}:{utcnow().isoformat()}",
+        idempotency_key=f"revoke:{session.meeting_id}:{participant.student_id}:"
+        f"{participant.admissions}",
         payload={"meeting_id": str(session.meeting_id), **request.model_dump(mode="json")},
     )
 
 
-async def _store_links(
-    db: AsyncSession, session: GuidanceSession, links: list[JoinLink], *, first: bool
+async def meeting_made(
+    *, db: AsyncSession, session: GuidanceSession, meeting: MeetingOut, key: str
 ) -> None:
-    """Keep the links of members who are still cleared; then reconcile whatever changed since."""
+    """The provider's answer to a PROVISION; only the session's current request counts."""
+    if session.provision_key != key or session.stage not in LIVE_STAGES:
+        await cancel_meetings(db=db, session=session, reason="no longer wanted", keys=[key])
+        return
+    session.meeting_id, session.meeting_provider = meeting.id, meeting.provider.value
+    session.meeting_host_url, session.meeting_passcode = meeting.host_url, meeting.passcode
+    session.meeting_provisioned_at = utcnow()
+    db.add(session)
+    history.record(
+        db,
+        session,
+        kind="meeting",
+        to="provisioned",
+        reason=f"{meeting.provider.value} meeting ready",
+    )
+    if (as_utc(meeting.scheduled_start), meeting.duration_minutes) != (
+        as_utc(session.scheduled_start),
+        session.duration_minutes,
+    ):
+        await request_reschedule(db=db, session=session, because=key)  # moved while in flight
+    await store_links(db=db, session=session, links=meeting.join_links, first=True)
+
+
+async def store_links(
+    *, db: AsyncSession, session: GuidanceSession, links: list[JoinLink], first: bool
+) -> None:
+    """Keep the links of members still cleared; then reconcile whatever changed since."""
     gate = await evaluate(db=db, session=session)
     cleared = {m.student.id for m in gate.cleared}
     participants = await _participants(db, session)
@@ -233,17 +278,12 @@ async def _store_links(
         participant.join_url, participant.admitted_at = link.join_url, utcnow()
         db.add(participant)
         admitted.append(link)
-        db.add(
-            SessionEvent(
-                school_id=session.school_id,
-                session_id=session.id,
-                kind="meeting",
-                actor="system",
-                actor_role="system",
-                from_state=None,
-                to_state="link_issued",
-                reason=f"join link issued to member {link.person_id}",
-            )
+        history.record(
+            db,
+            session,
+            kind="meeting",
+            to="link_issued",
+            reason=f"join link issued to member {link.person_id}",
         )
     await db.flush()
     await _notify_links(db, session, admitted, first=first, gate=gate)
@@ -286,90 +326,68 @@ async def _notify_links(
         )
 
 
-async def _session_of(db: AsyncSession, session_id: Any) -> GuidanceSession | None:
-    return await db.get(GuidanceSession, uuid.UUID(str(session_id)), with_for_update=True)
-
-
-@handles(PROVISION)
-async def send_provision(message: OutboxMessage, app_state: Any) -> Sent:
-    url = meetings_url(app_state, "/internal/v1/meetings")
-    response = await app_state.service_client.post(
-        "meetings", url, json=message.payload, idempotency_key=message.idempotency_key
+async def request_reschedule(*, db: AsyncSession, session: GuidanceSession, because: str) -> None:
+    """Tell the meetings service the session's time now; a meeting still being made is
+    corrected when its answer arrives (`meeting_made`)."""
+    if session.meeting_id is None:
+        return
+    request = RescheduleRequest(
+        scheduled_start=as_utc(session.scheduled_start),
+        duration_minutes=session.duration_minutes,
+        title=session.title,
     )
-    meeting = MeetingOut.model_validate(response.json())
-
-    async def record(db: AsyncSession) -> None:
-        session = await _session_of(db, meeting.session_id)
-        if session is None:
-            return
-        if session.stage not in LIVE_STAGES or session.meeting_requested_at is None:
-            from services.api.sessions.changes import cancel_meetings
-
-            await cancel_meetings(db=db, session=session, reason="no longer wanted", force=True)
-            return
-        session.meeting_id, session.meeting_provider = meeting.id, meeting.provider.value
-        session.meeting_host_url, session.meeting_passcode = meeting.host_url, meeting.passcode
-        session.meeting_provisioned_at = utcnow()
-        db.add(session)
-        db.add(
-            SessionEvent(
-                school_id=session.school_id,
-                session_id=session.id,
-                kind="meeting",
-                actor="system",
-                actor_role="system",
-                from_state=None,
-                to_state="provisioned",
-                reason=f"{meeting.provider.value} meeting ready",
-            )
-        )
-        await _store_links(db, session, meeting.join_links, first=True)
-
-    return Sent(record)
-
-
-@handles(ADMIT)
-async def send_admit(message: OutboxMessage, app_state: Any) -> Sent:
-    payload = dict(message.payload)
-    meeting_id = payload.pop("meeting_id")
-    url = meetings_url(app_state, f"/internal/v1/meetings/{meeting_id}/participants")
-    response = await app_state.service_client.post(
-        "meetings", url, json=payload, idempotency_key=message.idempotency_key
+    await outbox.enqueue(
+        db=db,
+        school_id=session.school_id,
+        kind=RESCHEDULE,
+        idempotency_key=f"reschedule:{session.id}:{because}",
+        payload={"meeting_id": str(session.meeting_id), **request.model_dump(mode="json")},
     )
-    admitted = AdmitOut.model_validate(response.json())
-    session_id = payload["clearance"]["session_id"]
-
-    async def record(db: AsyncSession) -> None:
-        session = await _session_of(db, session_id)
-        if session is not None and str(session.meeting_id) == meeting_id:
-            await _store_links(db, session, admitted.join_links, first=False)
-
-    return Sent(record)
 
 
-@handles(REVOKE)
-async def send_revoke(message: OutboxMessage, app_state: Any) -> Sent:
-    payload = dict(message.payload)
-    meeting_id = payload.pop("meeting_id")
-    url = meetings_url(app_state, f"/internal/v1/meetings/{meeting_id}/revocations")
-    await app_state.service_client.post(
-        "meetings", url, json=payload, idempotency_key=message.idempotency_key
+async def cancel_meetings(
+    *, db: AsyncSession, session: GuidanceSession, reason: str, keys: list[str] | None = None
+) -> None:
+    """Delete meetings at the provider and forget every link to them.
+
+    Without `keys`: the session's current meeting (made or still being made). With `keys`:
+    exactly the meetings those provisioning requests made or will make.
+    """
+    current = session.provision_key
+    keys = keys or ([current] if current else [])
+    if not keys:
+        return
+    await outbox.enqueue(
+        db=db,
+        school_id=session.school_id,
+        kind=CANCEL,
+        idempotency_key=f"cancel:{session.id}:{','.join(sorted(keys))}",
+        payload={
+            "session_id": str(session.id),
+            **CancelRequest(reason=reason, provision_keys=keys).model_dump(),
+        },
     )
-    return Sent(_nothing)
+    history.record(db, session, kind="meeting", to="cancelled", reason=reason)
+    if current not in keys:
+        return
+    session.meeting_requested_at = session.meeting_id = session.meeting_provisioned_at = None
+    session.meeting_host_url = session.meeting_passcode = session.meeting_provider = None
+    session.provision_key = None
+    db.add(session)
+    for participant in (await _participants(db, session)).values():
+        participant.join_url = participant.admitted_at = participant.admission_requested_at = None
+        db.add(participant)
 
 
-async def _nothing(_: AsyncSession) -> None:
-    """The api already stopped showing the link; nothing more to keep."""
-
-
-@handles(notify.NOTIFY)
-async def send_notification(message: OutboxMessage, app_state: Any) -> Sent:
-    url = app_state.settings.internal_url("notifications") + "/internal/v1/notifications"
-    await app_state.service_client.post(
-        "notifications", url, json=message.payload, idempotency_key=message.idempotency_key
-    )
-    return Sent(_nothing)
-
-
-def meetings_url(app_state: Any, path: str) -> str:
-    return str(app_state.settings.internal_url("meetings")) + path
+async def provision_failed(
+    *, db: AsyncSession, session: GuidanceSession, key: str, reason: str
+) -> None:
+    """A PROVISION given up on: the session may ask again, and the record says why."""
+    if session.provision_key != key:
+        return
+    session.meeting_requested_at = session.provision_key = None
+    db.add(session)
+    for participant in (await _participants(db, session)).values():
+        participant.admission_requested_at = None
+        db.add(participant)
+    history.record(db, session, kind="meeting", to="failed", reason=reason[:1000])

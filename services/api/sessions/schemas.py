@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
-from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, Field, field_validator, model_validator
 
@@ -117,7 +116,7 @@ class SessionPage(BaseModel):
 
 
 class HistoryEntry(BaseModel):
-    kind: Literal["stage", "phase", "gate", "meeting", "schedule", "refusal"]
+    kind: str = Field(description="stage, phase, gate, meeting, schedule or refusal")
     actor: str
     actor_role: str
     from_state: str | None = Field(serialization_alias="from")

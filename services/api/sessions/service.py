@@ -159,7 +159,7 @@ async def _after_move(
     elif to == Stage.pre_preparation:
         # Changing the platform: the meeting goes, and consent for the old platform no longer
         # covers this session (it names that platform); new consent is asked for again.
-        await changes.cancel_meetings(db=db, session=session, reason="platform change")
+        await provisioning.cancel_meetings(db=db, session=session, reason="platform change")
     elif to == Stage.cancelled:
         await changes.cancelled(db=db, session=session, reason=reason, change_id=event_id)
     elif to == Stage.completed:

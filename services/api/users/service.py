@@ -84,4 +84,8 @@ async def add_guardian(
     )
     db.add(guardianship)
     await db.flush()
+    # Imported here: sessions build on users, and a guardian can complete a minor's gate.
+    from services.api.sessions import preparation
+
+    await preparation.member_changed(db=db, student_id=student_id)
     return guardianship

@@ -26,7 +26,9 @@ class ClearanceAnswer(StrEnum):
 
 
 class ClearanceCheck(Protocol):
-    async def __call__(self, *, session_id: uuid.UUID, person_id: uuid.UUID) -> ClearanceAnswer: ...
+    async def __call__(
+        self, *, session_id: uuid.UUID, person_id: uuid.UUID, meeting_id: uuid.UUID
+    ) -> ClearanceAnswer: ...
 
 
 class ApiClearance:
@@ -34,8 +36,13 @@ class ApiClearance:
         self.client = client
         self.api_url = api_url.rstrip("/")
 
-    async def __call__(self, *, session_id: uuid.UUID, person_id: uuid.UUID) -> ClearanceAnswer:
-        url = f"{self.api_url}/internal/v1/sessions/{session_id}/members/{person_id}/clearance"
+    async def __call__(
+        self, *, session_id: uuid.UUID, person_id: uuid.UUID, meeting_id: uuid.UUID
+    ) -> ClearanceAnswer:
+        url = (
+            f"{self.api_url}/internal/v1/sessions/{session_id}/members/{person_id}/clearance"
+            f"?meeting_id={meeting_id}"
+        )
         try:
             response = await self.client.get("api", url)
             answer = MemberClearance.model_validate_json(response.content)

@@ -96,7 +96,9 @@ async def _decide(
     if refusal is not None:
         opens_at, _ = join_window(meeting)
         return Decision(refusal, opens_at=opens_at, timezone=meeting.timezone)
-    answer = await clearance(session_id=meeting.session_id, person_id=participant.person_id)
+    answer = await clearance(
+        session_id=meeting.session_id, person_id=participant.person_id, meeting_id=meeting.id
+    )
     if answer is ClearanceAnswer.not_cleared:
         return Decision(Outcome.not_cleared)
     if answer is not ClearanceAnswer.cleared:

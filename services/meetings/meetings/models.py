@@ -56,4 +56,6 @@ class SessionCancellation(MeetingsTable, table=True):
     idempotency_key: str = Field(max_length=200, unique=True)
     reason: str = Field(max_length=1000)
     meeting_ids: list[str] = Field(default_factory=list, sa_type=JSON)
+    # The provisioning requests this cancels, made yet or not: a late one is refused.
+    provision_keys: list[str] = Field(default_factory=list, sa_type=JSON)
     cancelled_at: datetime = Field(default_factory=utcnow)

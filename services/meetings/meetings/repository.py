@@ -46,3 +46,11 @@ async def cancellation_by_key(db: AsyncSession, key: str) -> SessionCancellation
         select(SessionCancellation).where(SessionCancellation.idempotency_key == key)
     )
     return rows.first()
+
+
+async def provision_cancelled(db: AsyncSession, session_id: uuid.UUID, key: str) -> bool:
+    """Whether a cancellation of the session already named this provisioning request."""
+    rows = await db.exec(
+        select(SessionCancellation).where(SessionCancellation.session_id == session_id)
+    )
+    return any(key in c.provision_keys for c in rows.all())

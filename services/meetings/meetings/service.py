@@ -22,6 +22,7 @@ from shared.contracts.meetings import (
     ProvisionRequest,
     RescheduleRequest,
 )
+from shared.db import serialize
 from shared.problems import Conflict
 from shared.stages import Provider
 from shared.timeutil import as_utc, utcnow
@@ -57,6 +58,9 @@ async def provision(
 ) -> Provisioned:
     """The meeting for this key, created now or found from an earlier try, with the links of
     everyone the clearance admits (the same links on every replay)."""
+    await serialize(db, f"meetings-of-session:{request.session_id}")  # against cancel_session
+    if await repository.provision_cancelled(db, request.session_id, key):
+        raise Conflict("this meeting was cancelled before it was made")
     digest = request_hash(request)
     meeting = await repository.by_key(db, key)
     if meeting and meeting.request_hash != digest:
@@ -133,10 +137,15 @@ async def cancel_session(
     A replayed key answers as the first time and touches nothing, so a late retry cannot
     cancel a meeting made after it.
     """
+    await serialize(db, f"meetings-of-session:{session_id}")  # against provision
     earlier = await repository.cancellation_by_key(db, key)
     if earlier is not None:
         return [uuid.UUID(m) for m in earlier.meeting_ids]
-    meetings = await repository.live_of_session(db, session_id)
+    meetings = [
+        m
+        for m in await repository.live_of_session(db, session_id)
+        if m.idempotency_key in request.provision_keys
+    ]
     for meeting in meetings:
         await _cancel(db, meeting, request.reason, providers)
     db.add(
@@ -145,6 +154,7 @@ async def cancel_session(
             idempotency_key=key,
             reason=request.reason,
             meeting_ids=[str(m.id) for m in meetings],
+            provision_keys=request.provision_keys,
         )
     )
     await db.flush()

@@ -1,0 +1,130 @@
+"""The outbox handlers: each sends one kind of call to another service and records the answer.
+
+The call carries the message's idempotency key, so the receiver makes its effect once however
+often it is sent. What the answer changes here is decided in `provisioning`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.api.outbox.models import OutboxMessage
+from services.api.outbox.relay import Sent, handles, on_dead
+from services.api.sessions import notify, provisioning
+from services.api.sessions.models import GuidanceSession, SessionParticipant
+from shared.contracts.meetings import AdmitOut, MeetingOut
+
+
+async def _post(
+    app_state: Any, target: str, path: str, message: OutboxMessage, body: dict[str, Any]
+) -> Any:
+    url = str(app_state.settings.internal_url(target)) + path
+    response = await app_state.service_client.post(
+        target, url, json=body, idempotency_key=message.idempotency_key
+    )
+    return response.json()
+
+
+def _split(message: OutboxMessage, field: str) -> tuple[str, dict[str, Any]]:
+    payload = dict(message.payload)
+    return str(payload.pop(field)), payload
+
+
+async def _session(db: AsyncSession, session_id: Any) -> GuidanceSession | None:
+    return await db.get(GuidanceSession, uuid.UUID(str(session_id)), with_for_update=True)
+
+
+async def _nothing(_: AsyncSession) -> None:
+    """The receiver keeps the record of what it did; nothing more to keep here."""
+
+
+@handles(provisioning.PROVISION)
+async def send_provision(message: OutboxMessage, app_state: Any) -> Sent:
+    answer = await _post(app_state, "meetings", "/internal/v1/meetings", message, message.payload)
+    meeting = MeetingOut.model_validate(answer)
+
+    async def record(db: AsyncSession) -> None:
+        session = await _session(db, meeting.session_id)
+        if session is not None:
+            await provisioning.meeting_made(
+                db=db, session=session, meeting=meeting, key=message.idempotency_key
+            )
+
+    return Sent(record)
+
+
+@on_dead(provisioning.PROVISION)
+async def provision_dead(db: AsyncSession, message: OutboxMessage) -> None:
+    session = await _session(db, message.payload["session_id"])
+    if session is not None:
+        await provisioning.provision_failed(
+            db=db,
+            session=session,
+            key=message.idempotency_key,
+            reason=f"the meeting could not be made: {message.last_error}",
+        )
+
+
+@handles(provisioning.ADMIT)
+async def send_admit(message: OutboxMessage, app_state: Any) -> Sent:
+    meeting_id, body = _split(message, "meeting_id")
+    answer = await _post(
+        app_state, "meetings", f"/internal/v1/meetings/{meeting_id}/participants", message, body
+    )
+    admitted = AdmitOut.model_validate(answer)
+
+    async def record(db: AsyncSession) -> None:
+        session = await _session(db, body["clearance"]["session_id"])
+        if session is not None and str(session.meeting_id) == meeting_id:
+            await provisioning.store_links(
+                db=db, session=session, links=admitted.join_links, first=False
+            )
+
+    return Sent(record)
+
+
+@on_dead(provisioning.ADMIT)
+async def admit_dead(db: AsyncSession, message: OutboxMessage) -> None:
+    """Free the member to be admitted again at the next reconcile."""
+    [person] = message.payload["clearance"]["participants"]
+    participant = await db.get(
+        SessionParticipant,
+        (uuid.UUID(message.payload["clearance"]["session_id"]), uuid.UUID(person["person_id"])),
+    )
+    if participant is not None and participant.join_url is None:
+        participant.admission_requested_at = None
+        db.add(participant)
+
+
+@handles(provisioning.REVOKE)
+async def send_revoke(message: OutboxMessage, app_state: Any) -> Sent:
+    meeting_id, body = _split(message, "meeting_id")
+    await _post(
+        app_state, "meetings", f"/internal/v1/meetings/{meeting_id}/revocations", message, body
+    )
+    return Sent(_nothing)
+
+
+@handles(provisioning.RESCHEDULE)
+async def send_reschedule(message: OutboxMessage, app_state: Any) -> Sent:
+    meeting_id, body = _split(message, "meeting_id")
+    await _post(
+        app_state, "meetings", f"/internal/v1/meetings/{meeting_id}/reschedule", message, body
+    )
+    return Sent(_nothing)
+
+
+@handles(provisioning.CANCEL)
+async def send_cancel(message: OutboxMessage, app_state: Any) -> Sent:
+    session_id, body = _split(message, "session_id")
+    await _post(app_state, "meetings", f"/internal/v1/sessions/{session_id}/cancel", message, body)
+    return Sent(_nothing)
+
+
+@handles(notify.NOTIFY)
+async def send_notification(message: OutboxMessage, app_state: Any) -> Sent:
+    await _post(app_state, "notifications", "/internal/v1/notifications", message, message.payload)
+    return Sent(_nothing)
