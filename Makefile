@@ -33,9 +33,11 @@ typecheck: install
 	$(BIN)/mypy services shared scripts
 
 test-sqlite: install
+	@bash scripts/ensure_chromium.sh
 	$(BIN)/python -m pytest --db=sqlite
 
 test-postgres: install
+	@bash scripts/ensure_chromium.sh
 	@bash scripts/ensure_postgres.sh
 	$(BIN)/python -m pytest --db=postgresql
 

@@ -225,6 +225,8 @@ async def test_a_decline_is_recorded_and_clears_no_one(school: SchoolKit) -> Non
         json={"decision": "decline", "acknowledged_items": [], "signer_name": "Adult"},
     )
     assert declined.status_code == 201 and declined.json()["decision"] == "declined"
+    view = (await school.api.get(f"/v1/consent/{token}")).json()
+    assert (view["status"], view["decision"], view["withdrawn"]) == ("answered", "declined", False)
     gate = (await school.get(f"/v1/sessions/{session['id']}"))["gate"]
     assert member(gate, session["adult"]["id"])["cleared"] is False
 

@@ -18,7 +18,7 @@ from services.api.auth.principal import Principal, Role, Scope
 from services.api.consent import service as consent_service
 from services.api.consent.models import Consent, ConsentRequest
 from services.api.consent.texts import ShownText
-from services.api.consent.tokens import ConsentTokens
+from services.api.consent.tokens import ConsentToken, ConsentTokens
 from services.api.consent.wording import shown_text
 from services.api.sessions import preparation
 from services.api.sessions.models import GuidanceSession
@@ -43,6 +43,7 @@ class Opened:
     text: ShownText
     consent: Consent | None
     withdrawn: bool
+    link: ConsentToken  # this link's own expiry, which is what deciding checks
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,8 @@ class Decision:
 async def open_link(
     *, db: AsyncSession, tokens: ConsentTokens, token: str, locale: str | None = None
 ) -> Opened:
-    request = await db.get(ConsentRequest, tokens.read(token).request_id)
+    link = tokens.read(token)
+    request = await db.get(ConsentRequest, link.request_id)
     if request is None:
         raise NotFound("this consent link is not valid")
     session = await db.get(GuidanceSession, request.session_id)
@@ -77,12 +79,18 @@ async def open_link(
         locale=locale or signer.locale,
     )
     consent = await db.get(Consent, request.consent_id) if request.consent_id else None
-    withdrawn = consent is not None and consent.id not in {
-        c.id
-        for c in await consent_service.active_for(
-            db=db, group_id=request.group_id, student_id=request.student_id
-        )
-    }
+    # Only a grant can be withdrawn; a decline is never "withdrawn".
+    withdrawn = (
+        consent is not None
+        and consent.decision == "granted"
+        and consent.id
+        not in {
+            c.id
+            for c in await consent_service.active_for(
+                db=db, group_id=request.group_id, student_id=request.student_id
+            )
+        }
+    )
     return Opened(
         request=request,
         session=session,
@@ -91,14 +99,15 @@ async def open_link(
         text=text,
         consent=consent,
         withdrawn=withdrawn,
+        link=link,
     )
 
 
 async def decide(
     *, db: AsyncSession, tokens: ConsentTokens, token: str, decision: Decision
 ) -> Consent:
-    link = tokens.read(token)
     opened = await open_link(db=db, tokens=tokens, token=token, locale=decision.locale)
+    link = opened.link
     request = opened.request
     if request.status != "open":
         raise LinkGone(
