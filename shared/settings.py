@@ -14,7 +14,15 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET_KEY = "dev-insecure-secret-key-change-me-0000000000"  # noqa: S105
 DEV_SERVICE_SECRET = "dev-insecure-service-secret-change-me-00000"  # noqa: S105
-PLACEHOLDER_SECRETS = frozenset({DEV_SECRET_KEY, DEV_SERVICE_SECRET, "changethis", ""})
+PLACEHOLDER_SECRETS = frozenset(
+    {
+        DEV_SECRET_KEY,
+        DEV_SERVICE_SECRET,
+        "changethis",
+        "",
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",  # the dev provider-secrets key
+    }
+)
 MIN_SECRET_LENGTH = 32
 
 Environment = Literal["dev", "test", "production"]

@@ -19,6 +19,7 @@ from services.api.consent.tokens import ConsentTokens
 from services.api.groups.router import router as groups_router
 from services.api.outbox.relay import OutboxRelay
 from services.api.privacy.router import router as privacy_router
+from services.api.providers.router import router as providers_router
 from services.api.record.router import router as record_router
 from services.api.schools import service as school_service
 from services.api.schools.router import router as platform_router
@@ -75,6 +76,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             consent_public_router,
             school_texts_router,
             privacy_router,
+            providers_router,
             record_router,
             internal_router,
         ],

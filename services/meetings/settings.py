@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from pydantic import SecretStr
+
 from shared.settings import ServiceSettings
+
+# base64 of 32 bytes of zeros: a valid Fernet key that is obviously not a secret.
+DEV_PROVIDER_SECRETS_KEY = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
 
 
 class MeetingsSettings(ServiceSettings):
@@ -16,6 +21,15 @@ class MeetingsSettings(ServiceSettings):
     jitsi_default_url: str = "https://meet.jit.si"
     zoom_oauth_url: str = "https://zoom.us"
     zoom_api_url: str = "https://api.zoom.us/v2"
+    # Fernet keys (comma-separated, newest first, for rotation) that encrypt schools' provider
+    # secrets at rest. The dev default is a known placeholder, refused outside dev mode.
+    provider_secrets_key: SecretStr = SecretStr(DEV_PROVIDER_SECRETS_KEY)
+
+    def secrets_to_check(self) -> dict[str, SecretStr]:
+        return {
+            **super().secrets_to_check(),
+            "LINGKAR_PROVIDER_SECRETS_KEY": self.provider_secrets_key,
+        }
 
     @property
     def db_url(self) -> str:

@@ -1,3 +1,4 @@
+from services.meetings.accounts import models as _accounts  # noqa: F401
 from services.meetings.db import MeetingsTable
 from services.meetings.join import models as _join_models  # noqa: F401
 from services.meetings.meetings import models as _meeting_models  # noqa: F401
