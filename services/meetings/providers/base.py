@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 from shared.contracts.meetings import ProvisionRequest, RescheduleRequest
@@ -13,6 +14,10 @@ class ProviderMeeting:
     provider_ref: str
     host_url: str
     passcode: str | None = None
+    # The meeting's time as Lingkar holds it now (after any reschedule), for adapters whose
+    # links carry it: a Jitsi token is valid from 15 minutes before the start to 15 after the end.
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
 
 
 class MeetingProvider(Protocol):
