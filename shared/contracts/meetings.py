@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, Field, model_validator
@@ -28,6 +29,8 @@ class ClearedParticipant(BaseModel):
     email: str | None = None
     needs_guardian: bool
     consents: list[ConsentEvidence]
+    # The member's language: the join gate speaks it on the pages it shows them.
+    locale: Literal["id", "en"] = "id"
 
 
 class Clearance(BaseModel):

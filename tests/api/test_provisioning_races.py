@@ -267,3 +267,34 @@ async def test_nul_characters_in_plan_and_record_are_refused_by_field(
         },
     )
     assert observed.status_code == 422 and observed.json()["errors"][0]["field"] == "notes"
+
+
+async def test_the_join_gate_speaks_the_members_own_language(
+    school: SchoolKit, apps: dict[str, FastAPI], meetings: Any
+) -> None:
+    counselor = await school.user("counselor")
+    english = await school.user("student", birth_date="2000-01-01", locale="en")
+    other = await school.user("student", birth_date="2000-01-01")
+    group = await school.post(
+        "/v1/groups",
+        {
+            "name": "G",
+            "counselor_id": counselor["id"],
+            "field": "social",
+            "member_ids": [english["id"], other["id"]],
+        },
+    )
+    session = await school.session({**group, "counselor": counselor})
+    await school.api.put(
+        f"/v1/sessions/{session['id']}/platform", json={"provider": "jitsi"}, headers=school.auth
+    )
+    for student in (english, other):
+        await grant_consent(apps["api"], session=session, student_id=student["id"])
+    await ready_to_provision(school, session)
+    await settle(apps)
+    view = await school.get(f"/v1/sessions/{session['id']}/meeting")
+    link = next(m["join_url"] for m in view["members"] if m["student_id"] == english["id"])
+    path = link.split("://", 1)[1].split("/", 1)[1]
+    early = await meetings.get("/" + path, headers={"Accept-Language": "id-ID,id;q=0.9"})
+    assert early.status_code == 403  # a week before the session: not open yet
+    assert early.headers["content-language"] == "en"

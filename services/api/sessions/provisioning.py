@@ -65,6 +65,7 @@ def clearance_for(
                 name=m.student.name,
                 email=m.student.email,
                 needs_guardian=m.needs_guardian,
+                locale="en" if m.student.locale == "en" else "id",
                 consents=[
                     ConsentEvidence(
                         consent_id=c.consent_id,

@@ -209,7 +209,10 @@ def answer(decision: Decision, *, accept_language: str | None) -> Response:
     if decision.outcome is Outcome.admitted:
         assert decision.redirect_to is not None
         return RedirectResponse(decision.redirect_to, status_code=302, headers=_PRIVATE)
-    language = preferred_language(accept_language)
+    # The member's own language when the link is theirs; else what the browser prefers.
+    language = (
+        decision.language if decision.language in LANGUAGES else preferred_language(accept_language)
+    )
     status, page = _STATUS[decision.outcome]
     opens = ""
     if decision.opens_at is not None:

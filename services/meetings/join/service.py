@@ -7,6 +7,7 @@ and the api confirms, now, that the member is still cleared. Every click is reco
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import uuid
 from dataclasses import dataclass
@@ -55,6 +56,7 @@ class Decision:
     redirect_to: str | None = None
     opens_at: datetime | None = None
     timezone: str = DEFAULT_TIMEZONE
+    language: str | None = None  # the member's own, when the link is theirs
 
 
 def join_window(meeting: Meeting) -> tuple[datetime, datetime]:
@@ -82,7 +84,7 @@ async def click(
     meeting = await meeting_repository.get(db, participant.meeting_id)
     decision = await _decide(participant, meeting, now, clearance, providers)
     _record(db, participant.id, meeting.id, decision.outcome, visitor, now)
-    return decision
+    return dataclasses.replace(decision, language=participant.locale)
 
 
 async def _decide(

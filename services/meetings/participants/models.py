@@ -34,6 +34,7 @@ class Participant(MeetingsTable, table=True):
     meeting_id: uuid.UUID = Field(foreign_key="meeting.id", index=True)
     person_id: uuid.UUID = Field(index=True)
     name: str = Field(max_length=200)
+    locale: str = Field(default="id", max_length=5)
     admission_no: int
     token_hash: str = Field(max_length=64, unique=True)
     status: str = Field(default=ParticipantStatus.active, max_length=20)

@@ -73,6 +73,7 @@ def _new_admission(
         meeting_id=meeting.id,
         person_id=member.person_id,
         name=member.name,
+        locale=member.locale,
         admission_no=number,
         token_hash=token_hash(token),
         admitted_by_key=key,
