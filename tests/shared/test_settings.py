@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from cryptography.fernet import Fernet
 from pydantic import ValidationError
 
 from services.api.settings import ApiSettings
@@ -93,7 +94,8 @@ def test_production_secrets_can_come_from_the_environment(
 @pytest.mark.parametrize(
     ("settings_class", "extra"),
     [
-        (MeetingsSettings, {}),
+        # The meetings service also encrypts schools' provider secrets with its own key.
+        (MeetingsSettings, {"provider_secrets_key": Fernet.generate_key().decode()}),
         # Outside dev the notifications service also needs a real way to send mail.
         (NotificationsSettings, {"smtp_host": "smtp.sekolah.example"}),
     ],
@@ -106,3 +108,8 @@ def test_the_other_services_refuse_a_placeholder_service_secret_in_production(
         settings_class(env="production", **extra)
     accepted = settings_class(env="production", service_secret=STRONG_SERVICE, **extra)
     assert accepted.service_secret.get_secret_value() == STRONG_SERVICE
+
+
+def test_the_meetings_service_refuses_the_dev_provider_secrets_key_in_production() -> None:
+    with pytest.raises(ValidationError, match="LINGKAR_PROVIDER_SECRETS_KEY"):
+        MeetingsSettings(env="production", service_secret=STRONG_SERVICE)
