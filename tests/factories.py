@@ -130,6 +130,7 @@ async def grant_consent(
     platform: str = "jitsi",
     decision: str = "granted",
     text_version: str | None = None,
+    fallback_platform: str | None = None,
 ) -> uuid.UUID:
     """Record a consent decision through the domain service (the consent API comes later)."""
     from services.api.consent import service as consent_service
@@ -153,6 +154,7 @@ async def grant_consent(
                 signer_name="Penanda tangan",
                 relationship="mother" if signer == "guardian" else None,
                 platform=platform,
+                fallback_platform=fallback_platform,
                 text_version=text_version or CURRENT_TEXT_VERSION,
                 text_hash="0" * 64,
                 locale="id",

@@ -14,7 +14,9 @@ from services.meetings.accounts.service import SecretBox
 from services.meetings.join.router import router as join_router
 from services.meetings.meetings.router import router as meetings_router
 from services.meetings.participants.router import router as participants_router
+from services.meetings.providers.registry import ProviderRegistry
 from services.meetings.settings import MeetingsSettings
+from services.meetings.zoom_webhooks.router import router as zoom_webhooks_router
 from shared.app import build_service_app
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -22,16 +24,28 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 def create_app(settings: MeetingsSettings | None = None) -> FastAPI:
     settings = settings or MeetingsSettings()
+
+    async def on_shutdown(app: FastAPI) -> None:
+        await app.state.providers.aclose()
+
     app = build_service_app(
         settings,
+        on_shutdown=on_shutdown,
         database_url=settings.db_url,
         migrations_dir=MIGRATIONS,
-        routers=[meetings_router, participants_router, join_router, accounts_router],
+        routers=[
+            meetings_router,
+            participants_router,
+            join_router,
+            accounts_router,
+            zoom_webhooks_router,
+        ],
         title="Lingkar meetings",
         version="1.0.0",
     )
     box = SecretBox(settings.provider_secrets_key)
     app.state.secret_box = box
+    app.state.providers = ProviderRegistry(settings=settings, engine=app.state.engine, box=box)
 
     async def zoom_webhook_secret(school_id: uuid.UUID) -> str | None:
         async with AsyncSession(app.state.engine) as db:

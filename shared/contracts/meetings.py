@@ -21,6 +21,8 @@ class ConsentEvidence(BaseModel):
     text_version: str
     granted: bool
     withdrawn: bool = False
+    # The fallback platform the consent text named, if any: only then may the meeting move.
+    fallback_platform: Provider | None = None
 
 
 class ClearedParticipant(BaseModel):

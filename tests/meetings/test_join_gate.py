@@ -374,9 +374,7 @@ async def test_a_member_whose_consent_the_api_does_not_hold_is_refused(
             session_id=uuid.UUID(member.session["id"]),
             platform=Provider.jitsi,
             text_version=CURRENT_TEXT_VERSION,
-            participants=[
-                evidence_for(outsider, uuid.uuid4()).model_copy(update={"locale": "en"})
-            ],
+            participants=[evidence_for(outsider, uuid.uuid4()).model_copy(update={"locale": "en"})],
         )
     )
     admitted = await meetings.post(

@@ -27,6 +27,7 @@ class Evidence:
     granted: bool
     withdrawn: bool
     decided_at: datetime
+    fallback_platform: str | None = None
 
 
 async def record(*, db: AsyncSession, consent: Consent) -> Consent:
@@ -62,6 +63,7 @@ def _evidence(consent: Consent, *, withdrawn: bool) -> Evidence:
         granted=consent.decision == "granted",
         withdrawn=withdrawn,
         decided_at=consent.decided_at,
+        fallback_platform=consent.fallback_platform,
     )
 
 

@@ -33,7 +33,7 @@ class GuidanceSession(ApiTable, table=True):
     timezone: str = Field(max_length=64)
     meeting_id: uuid.UUID | None = None
     meeting_provider: str | None = Field(default=None, max_length=20)
-    meeting_host_url: str | None = Field(default=None, max_length=1000)
+    meeting_host_url: str | None = Field(default=None, max_length=4096)
     meeting_passcode: str | None = Field(default=None, max_length=50)
     meeting_provisioned_at: datetime | None = None
     # Set when the provisioning request is committed to the outbox: asked for once. The key

@@ -74,6 +74,9 @@ def clearance_for(
                         text_version=c.text_version,
                         granted=c.granted,
                         withdrawn=c.withdrawn,
+                        fallback_platform=Provider(c.fallback_platform)
+                        if c.fallback_platform
+                        else None,
                     )
                     for c in m.consents
                 ],
@@ -253,6 +256,16 @@ async def meeting_made(
         to="provisioned",
         reason=f"{meeting.provider.value} meeting ready",
     )
+    if meeting.provider.value != session.platform:
+        # The chosen provider was down; every member's consent named this fallback.
+        history.record(
+            db,
+            session,
+            kind="meeting",
+            from_state=session.platform,
+            to=meeting.provider.value,
+            reason="the chosen platform was unavailable; moved to the fallback",
+        )
     if (as_utc(meeting.scheduled_start), meeting.duration_minutes) != (
         as_utc(session.scheduled_start),
         session.duration_minutes,

@@ -105,8 +105,11 @@ async def _decide(
         return Decision(Outcome.not_cleared)
     if answer is not ClearanceAnswer.cleared:
         return Decision(Outcome.unavailable)
-    target = await providers(Provider(meeting.provider)).join_link_for(
-        provider_meeting(meeting), display_name=participant.name
+    adapter = await providers(Provider(meeting.provider), meeting.school_id)
+    target = await adapter.join_link_for(
+        provider_meeting(meeting),
+        display_name=participant.name,
+        person_key=str(participant.person_id),
     )
     return Decision(Outcome.admitted, redirect_to=target)
 

@@ -32,7 +32,8 @@ class Meeting(MeetingsTable, table=True):
     provider: str = Field(max_length=20)
     status: str = Field(default=MeetingStatus.creating, max_length=20)
     provider_ref: str | None = Field(default=None, max_length=200)
-    host_url: str | None = Field(default=None, max_length=1000)
+    # 8x8 JaaS host links carry a signed token: over 1,500 characters with a 4096-bit key.
+    host_url: str | None = Field(default=None, max_length=4096)
     passcode: str | None = Field(default=None, max_length=50)
     scheduled_start: datetime
     duration_minutes: int

@@ -50,7 +50,7 @@ async def provision_meeting(
         db=db,
         request=request,
         key=idempotency_key,
-        provider=providers(request.provider),
+        providers=providers,
         links=links,
     )
     response.status_code = 201 if provisioned.created else 200

@@ -6,6 +6,7 @@ import hashlib
 import json
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -14,6 +15,7 @@ from services.meetings.meetings.models import Meeting, MeetingStatus, SessionCan
 from services.meetings.participants import service as participant_service
 from services.meetings.participants.links import JoinLinks
 from services.meetings.providers.base import MeetingProvider, ProviderMeeting
+from services.meetings.providers.errors import ProviderUnavailable
 from services.meetings.providers.registry import ProviderLookup
 from shared.contracts.meetings import (
     CancelRequest,
@@ -41,10 +43,13 @@ def request_hash(request: ProvisionRequest) -> str:
 
 
 def provider_meeting(meeting: Meeting) -> ProviderMeeting:
+    starts_at = as_utc(meeting.scheduled_start)
     return ProviderMeeting(
         provider_ref=meeting.provider_ref or "",
         host_url=meeting.host_url or "",
         passcode=meeting.passcode,
+        starts_at=starts_at,
+        ends_at=starts_at + timedelta(minutes=meeting.duration_minutes),
     )
 
 
@@ -53,7 +58,7 @@ async def provision(
     db: AsyncSession,
     request: ProvisionRequest,
     key: str,
-    provider: MeetingProvider,
+    providers: ProviderLookup,
     links: JoinLinks,
 ) -> Provisioned:
     """The meeting for this key, created now or found from an earlier try, with the links of
@@ -67,12 +72,47 @@ async def provision(
         raise Conflict("this Idempotency-Key was used for a different request")
     created = meeting is None or meeting.status == MeetingStatus.creating
     if created:
-        meeting = await _create(db, request, key, digest, provider, intent=meeting)
+        meeting = await _create_or_fall_back(db, request, key, digest, providers, intent=meeting)
     assert meeting is not None
     join_links = await participant_service.admit(
         db=db, meeting=meeting, clearance=request.clearance, key=key, links=links
     )
     return Provisioned(meeting=meeting, join_links=join_links, created=created)
+
+
+async def _create_or_fall_back(
+    db: AsyncSession,
+    request: ProvisionRequest,
+    key: str,
+    digest: str,
+    providers: ProviderLookup,
+    intent: Meeting | None,
+) -> Meeting:
+    """Create with the chosen provider; if it is down and the session named a fallback that
+    every member's consent named too, create there instead (the answer says which)."""
+    chosen = await providers(request.provider, request.school_id, host_email=request.host.email)
+    try:
+        return await _create(db, request, key, digest, chosen, request.provider, intent)
+    except ProviderUnavailable:
+        fallback = request.fallback_provider
+        if fallback is None or not fallback_consented(request):
+            raise
+    intent = await repository.by_key(db, key)
+    backup = await providers(fallback, request.school_id, host_email=request.host.email)
+    return await _create(db, request, key, digest, backup, fallback, intent)
+
+
+def fallback_consented(request: ProvisionRequest) -> bool:
+    """Every granted, standing consent of every member named the fallback platform."""
+    for participant in request.clearance.participants:
+        standing = [
+            c
+            for c in participant.consents
+            if c.granted and not c.withdrawn and c.platform == request.provider
+        ]
+        if not standing or any(c.fallback_platform != request.fallback_provider for c in standing):
+            return False
+    return True
 
 
 async def _create(
@@ -81,6 +121,7 @@ async def _create(
     key: str,
     digest: str,
     provider: MeetingProvider,
+    provider_name: Provider,
     intent: Meeting | None,
 ) -> Meeting:
     meeting = intent or Meeting(
@@ -96,6 +137,7 @@ async def _create(
     db.add(meeting)
     await db.flush()
     created = await provider.create(request)
+    meeting.provider = provider_name.value
     meeting.provider_ref = created.provider_ref
     meeting.host_url = created.host_url
     meeting.passcode = created.passcode
@@ -115,7 +157,8 @@ async def reschedule(
 ) -> Meeting:
     """Move the meeting (and with it every member's join window); links stay the same."""
     meeting = await repository.get_open(db, meeting_id)
-    await providers(Provider(meeting.provider)).update(provider_meeting(meeting), change)
+    adapter = await providers(Provider(meeting.provider), meeting.school_id)
+    await adapter.update(provider_meeting(meeting), change)
     meeting.scheduled_start = as_utc(change.scheduled_start)
     meeting.duration_minutes = change.duration_minutes
     meeting.updated_at = utcnow()
@@ -165,7 +208,8 @@ async def _cancel(
     db: AsyncSession, meeting: Meeting, reason: str, providers: ProviderLookup
 ) -> None:
     if meeting.provider_ref:
-        await providers(Provider(meeting.provider)).delete(provider_meeting(meeting))
+        adapter = await providers(Provider(meeting.provider), meeting.school_id)
+        await adapter.delete(provider_meeting(meeting))
     meeting.status = MeetingStatus.cancelled
     meeting.cancelled_at = meeting.updated_at = utcnow()
     meeting.cancel_reason = reason

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from shared.contracts.meetings import ProvisionRequest, RescheduleRequest
 
@@ -35,6 +35,26 @@ class MeetingProvider(Protocol):
         """Delete the provider's meeting; deleting one already gone is not an error."""
         ...
 
-    async def join_link_for(self, meeting: ProviderMeeting, *, display_name: str) -> str:
-        """Where the join gate sends one admitted member: never the host's link."""
+    async def join_link_for(
+        self, meeting: ProviderMeeting, *, display_name: str, person_key: str | None = None
+    ) -> str:
+        """Where the join gate sends one admitted member: never the host's link. `person_key`
+        (stable per member) lets a provider give the member the same link of their own on
+        every click; a provider with one link for everyone ignores it."""
         ...
+
+
+@runtime_checkable
+class RefreshesHostUrl(Protocol):
+    """A provider whose host link expires or carries the meeting's time (Zoom's `start_url`
+    lasts about two hours): the host's link is asked for again near the start."""
+
+    async def fresh_host_url(self, meeting: ProviderMeeting) -> str: ...
+
+
+async def fresh_host_url(provider: MeetingProvider, meeting: ProviderMeeting) -> str:
+    """The host's link as it works now: made again by a provider whose links expire, the stored
+    one for any other."""
+    if isinstance(provider, RefreshesHostUrl):
+        return await provider.fresh_host_url(meeting)
+    return meeting.host_url

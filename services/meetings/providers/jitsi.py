@@ -1,8 +1,21 @@
-"""Jitsi: no create API; a meeting is an unguessable room on the configured server.
+"""Jitsi: no create API; a meeting is an unguessable room on a Jitsi server.
 
-On meet.jit.si, since August 2023 the first person must log in (Google, GitHub or Facebook) to
-open a room as moderator; everyone else waits in the lobby until then. That is fine for trying
-Lingkar out; a school that needs more runs its own Jitsi server or uses 8x8 JaaS.
+Three ways a school uses Jitsi, one adapter each:
+
+- The default server (`LINGKAR_JITSI_DEFAULT_URL`, meet.jit.si unless changed), or a school's
+  own server without token auth: `JitsiProvider`, one room URL for everyone. On meet.jit.si,
+  since August 2023 the first person must log in (Google, GitHub or Facebook) to open a room as
+  moderator; everyone else waits in the lobby until then. That is fine for trying Lingkar out;
+  a school that needs more runs its own Jitsi server or uses 8x8 JaaS.
+- A school's own server with token auth (Prosody `authentication = "token"`):
+  `JitsiTokenProvider`. Everyone enters with their own JWT (HS256, the app secret) in `?jwt=`;
+  the counselor's marks them as moderator, members' do not.
+- 8x8 Jitsi as a Service: `JaasProvider`, the same with RS256 and the school's API key.
+
+A token is valid from 15 minutes before the start (when the join gate opens) to 15 minutes after
+the end. Members' tokens are made at the click, from the meeting's time as Lingkar holds it then,
+so a reschedule needs nothing from the server; the counselor's token sits in the host URL and is
+made again by `fresh_host_url`.
 """
 
 from __future__ import annotations
@@ -10,13 +23,34 @@ from __future__ import annotations
 import base64
 import json
 import secrets
-from urllib.parse import quote
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qs, quote, urlsplit
 
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import OctKey, RSAKey
+
+from services.meetings.providers.accounts import JaasAccount, JitsiAccount
 from services.meetings.providers.base import ProviderMeeting
+from services.meetings.providers.errors import ProviderRefused
 from shared.contracts.meetings import ProvisionRequest, RescheduleRequest
+from shared.timeutil import as_utc
 
 ROOM_PREFIX = "Lingkar"
 ROOM_ENTROPY_BYTES = 16  # 128 bits: not guessable, not enumerable
+TOKEN_MARGIN = timedelta(minutes=15)
+JAAS_URL = "https://8x8.vc"
+# JaaS turns on what a token does not turn off; these are off unless the school allows them.
+JAAS_FEATURES = (
+    "recording",
+    "livestreaming",
+    "transcription",
+    "outbound-call",
+    "sip-outbound-call",
+)
 
 
 def new_room_name() -> str:
@@ -30,6 +64,8 @@ def display_name_fragment(name: str) -> str:
 
 
 class JitsiProvider:
+    """A Jitsi server without token auth: one room URL for everyone."""
+
     name = "jitsi"
 
     def __init__(self, server_url: str) -> None:
@@ -45,8 +81,235 @@ class JitsiProvider:
     async def delete(self, meeting: ProviderMeeting) -> None:
         """A Jitsi room cannot be deleted; with every link dead, nobody is sent to it again."""
 
-    async def join_link_for(self, meeting: ProviderMeeting, *, display_name: str) -> str:
+    async def join_link_for(
+        self, meeting: ProviderMeeting, *, display_name: str, person_key: str | None = None
+    ) -> str:
         # Without a JWT-enabled server a room has one URL for everyone (the room the meeting was
         # made on, even if the school's server setting changed since); the lobby keeps the
         # counselor in control of who actually enters.
         return meeting.host_url + display_name_fragment(display_name)
+
+
+@dataclass(frozen=True)
+class JitsiUser:
+    """Who a token admits: `context.user`, every value a string."""
+
+    id: str
+    name: str
+    email: str | None = None
+
+    def claims(self) -> dict[str, str]:
+        user = {"id": self.id, "name": self.name}
+        if self.email:
+            user["email"] = self.email
+        return user
+
+
+class _TokenRooms:
+    """What the two token-auth adapters share: rooms, the time window, the links."""
+
+    name = "jitsi"
+
+    def room_url(self, room: str) -> str:
+        raise NotImplementedError
+
+    def token(
+        self, room: str, user: JitsiUser, *, moderator: bool, starts_at: datetime, ends_at: datetime
+    ) -> str:
+        raise NotImplementedError
+
+    def read_token(self, token: str) -> dict[str, Any]:
+        """The claims of a token we signed; JoseError if it is not ours."""
+        raise NotImplementedError
+
+    def link(
+        self, room: str, user: JitsiUser, *, moderator: bool, starts_at: datetime, ends_at: datetime
+    ) -> str:
+        signed = self.token(room, user, moderator=moderator, starts_at=starts_at, ends_at=ends_at)
+        return f"{self.room_url(room)}?jwt={signed}"
+
+    async def create(self, request: ProvisionRequest) -> ProviderMeeting:
+        room = new_room_name()
+        starts_at = as_utc(request.scheduled_start)
+        ends_at = starts_at + timedelta(minutes=request.duration_minutes)
+        host = JitsiUser(
+            id=str(request.host.person_id), name=request.host.name, email=request.host.email
+        )
+        host_url = self.link(room, host, moderator=True, starts_at=starts_at, ends_at=ends_at)
+        return ProviderMeeting(
+            provider_ref=room, host_url=host_url, starts_at=starts_at, ends_at=ends_at
+        )
+
+    async def update(self, meeting: ProviderMeeting, change: RescheduleRequest) -> None:
+        """Nothing on the server has a time: members' tokens are made at the click, from the
+        new time; the counselor's host URL is made again by `fresh_host_url`."""
+
+    async def delete(self, meeting: ProviderMeeting) -> None:
+        """A room cannot be deleted; with every link dead, nobody gets a token for it again."""
+
+    async def join_link_for(
+        self, meeting: ProviderMeeting, *, display_name: str, person_key: str | None = None
+    ) -> str:
+        """The member's room URL with a token of their own, never a moderator's."""
+        starts_at, ends_at = _times(meeting)
+        member = JitsiUser(id=person_key or f"guest-{uuid.uuid4()}", name=display_name)
+        return self.link(
+            meeting.provider_ref, member, moderator=False, starts_at=starts_at, ends_at=ends_at
+        )
+
+    async def fresh_host_url(self, meeting: ProviderMeeting) -> str:
+        """The counselor's host URL with a token for the meeting's time as it is now (after a
+        reschedule the stored one is for the old time); the host is read from that token."""
+        if meeting.starts_at is None or meeting.ends_at is None:
+            return meeting.host_url
+        starts_at, ends_at = _times(meeting)
+        query = parse_qs(urlsplit(meeting.host_url).query)
+        try:
+            user = self.read_token(query["jwt"][0])["context"]["user"]
+            host = JitsiUser(id=user["id"], name=user["name"], email=user.get("email"))
+        except (KeyError, IndexError, TypeError, ValueError, JoseError):
+            return meeting.host_url  # not a host URL we made: leave it as it is
+        if user.get("moderator") != "true":
+            return meeting.host_url  # never turn someone else's token into a moderator's
+        return self.link(
+            meeting.provider_ref, host, moderator=True, starts_at=starts_at, ends_at=ends_at
+        )
+
+
+def _times(meeting: ProviderMeeting) -> tuple[datetime, datetime]:
+    if meeting.starts_at is None or meeting.ends_at is None:
+        raise ValueError("a Jitsi token needs the meeting's starts_at and ends_at")
+    return as_utc(meeting.starts_at), as_utc(meeting.ends_at)
+
+
+def _window(starts_at: datetime, ends_at: datetime) -> dict[str, int]:
+    return {
+        "nbf": int((starts_at - TOKEN_MARGIN).timestamp()),
+        "exp": int((ends_at + TOKEN_MARGIN).timestamp()),
+    }
+
+
+def _flag(value: bool) -> str:
+    return "true" if value else "false"
+
+
+class JitsiTokenProvider(_TokenRooms):
+    """A school's own Jitsi server with token auth (HS256 with the app secret).
+
+    The counselor's token says moderator twice, once for each community Prosody plugin that
+    reads it: `affiliation: "owner"` (token_affiliation) and `moderator: "true"`.
+    """
+
+    def __init__(self, account: JitsiAccount) -> None:
+        if not account.app_id or not account.app_secret:
+            raise ValueError("token auth needs the Jitsi server's app id and app secret")
+        self.server_url = account.server_url.rstrip("/")
+        self.app_id = account.app_id
+        self._key = OctKey.import_key(account.app_secret)
+        self.subject = _server_subject(self.server_url)
+
+    def room_url(self, room: str) -> str:
+        return f"{self.server_url}/{room}"
+
+    def token(
+        self, room: str, user: JitsiUser, *, moderator: bool, starts_at: datetime, ends_at: datetime
+    ) -> str:
+        claims = {
+            "iss": self.app_id,
+            "aud": "jitsi",
+            "sub": self.subject,
+            "room": room,
+            **_window(starts_at, ends_at),
+            "context": {
+                "user": {
+                    **user.claims(),
+                    "affiliation": "owner" if moderator else "member",
+                    "moderator": _flag(moderator),
+                }
+            },
+        }
+        return jwt.encode({"alg": "HS256", "typ": "JWT"}, claims, self._key)
+
+    def read_token(self, token: str) -> dict[str, Any]:
+        return dict(jwt.decode(token, self._key, algorithms=["HS256"]).claims)
+
+    def __repr__(self) -> str:
+        return f"JitsiTokenProvider(server_url={self.server_url!r}, app_id={self.app_id!r})"
+
+
+def _server_subject(server_url: str) -> str:
+    """`sub`: the tenant when rooms live under one (`https://host/tenant/room`), else the host.
+
+    Prosody compares it with the room's address: `[tenant]room@conference.host` with tenants,
+    `room@conference.<sub>` without.
+    """
+    parts = urlsplit(server_url)
+    tenant = parts.path.strip("/")
+    return tenant or (parts.hostname or "")
+
+
+class JaasProvider(_TokenRooms):
+    """8x8 Jitsi as a Service: RS256 with the school's API key; `kid` names app and key.
+
+    Features (recording, live streaming, transcription, dial-out) are off in every token unless
+    the school allows them, and then only in the counselor's: no member records a session.
+    """
+
+    def __init__(self, account: JaasAccount) -> None:
+        self.app_id = account.app_id
+        self.key_id = f"{account.app_id}/{account.key_id}"
+        self.features = dict(account.features)
+        try:
+            self._key = RSAKey.import_key(account.private_key)
+        except (ValueError, TypeError, JoseError):
+            raise ProviderRefused(
+                "the 8x8 JaaS private key cannot be read: paste the whole PEM file of the "
+                "API key, from its BEGIN line to its END line",
+                provider="jitsi",
+            ) from None
+        if not self._key.is_private:
+            raise ProviderRefused(
+                "the 8x8 JaaS key is a public key: Lingkar needs the private one", provider="jitsi"
+            )
+
+    def room_url(self, room: str) -> str:
+        return f"{JAAS_URL}/{self.app_id}/{room}"
+
+    def token(
+        self, room: str, user: JitsiUser, *, moderator: bool, starts_at: datetime, ends_at: datetime
+    ) -> str:
+        names = dict.fromkeys([*JAAS_FEATURES, *self.features])
+        features = {name: _flag(moderator and self.features.get(name, False)) for name in names}
+        claims = {
+            "aud": "jitsi",
+            "iss": "chat",
+            "sub": self.app_id,
+            "room": room,
+            **_window(starts_at, ends_at),
+            "context": {
+                "user": {**user.claims(), "moderator": _flag(moderator)},
+                "features": features,
+            },
+        }
+        header = {"alg": "RS256", "kid": self.key_id, "typ": "JWT"}
+        return jwt.encode(header, claims, self._key)
+
+    def read_token(self, token: str) -> dict[str, Any]:
+        return dict(jwt.decode(token, self._key, algorithms=["RS256"]).claims)
+
+    def __repr__(self) -> str:
+        return f"JaasProvider(app_id={self.app_id!r})"
+
+
+def jitsi_provider(
+    account: JitsiAccount | JaasAccount | None, *, default_url: str
+) -> JitsiProvider | JitsiTokenProvider | JaasProvider:
+    """The adapter for a school's Jitsi set-up: JaaS, its own server (with token auth when it
+    has an app id and secret), or the default server."""
+    if isinstance(account, JaasAccount):
+        return JaasProvider(account)
+    if account is None:
+        return JitsiProvider(default_url)
+    if account.app_id and account.app_secret:
+        return JitsiTokenProvider(account)
+    return JitsiProvider(account.server_url)

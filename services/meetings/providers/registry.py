@@ -1,41 +1,163 @@
-"""Which adapter serves a session's chosen provider."""
+"""Which adapter serves a session's provider, built per call from the school's account.
+
+Jitsi works for every school on the default server; Zoom and Google Meet need the school's
+account (PUT /v1/school/providers/...). Each adapter is wrapped in its provider's circuit
+breaker: after repeated "unavailable" answers, calls fail at once for a while instead of
+piling up on a provider that is down (a school's own bad credentials do not trip it).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Annotated
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
 
+import httpx
 from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.meetings.accounts import service as accounts
+from services.meetings.accounts.service import SecretBox
+from services.meetings.providers.accounts import (
+    GoogleMeetAccount,
+    JaasAccount,
+    JitsiAccount,
+    ZoomAccount,
+)
 from services.meetings.providers.base import MeetingProvider
-from services.meetings.providers.jitsi import JitsiProvider
+from services.meetings.providers.errors import ProviderCallUncertain, ProviderUnavailable
+from services.meetings.providers.google_meet import GoogleMeetProvider
+from services.meetings.providers.jitsi import jitsi_provider
+from services.meetings.providers.zoom import RetryPolicy, ZoomProvider, ZoomTokenCache
 from services.meetings.settings import MeetingsSettings
 from shared.problems import DomainError
 from shared.stages import Provider
-
-ProviderLookup = Callable[[Provider], MeetingProvider]
 
 
 class ProviderNotAvailable(DomainError):
     status, type, title = 409, "provider-not-available", "Provider not available"
 
 
-def provider_for(settings: MeetingsSettings, provider: Provider) -> MeetingProvider:
-    if provider == Provider.jitsi:
-        return JitsiProvider(settings.jitsi_default_url)
-    raise ProviderNotAvailable(
-        f"{provider.value} is not configured for this school yet; "
-        "Jitsi is available to every school"
-    )
+ProviderLookup = Callable[..., Awaitable[MeetingProvider]]
+
+
+class CircuitBreaker:
+    """Closed → open after `threshold` failures in a row → half-open after `cooldown`."""
+
+    def __init__(
+        self,
+        *,
+        threshold: int = 5,
+        cooldown: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.threshold, self.cooldown, self.clock = threshold, cooldown, clock
+        self.failures = 0
+        self.opened_at: float | None = None
+
+    def allow(self) -> bool:
+        if self.opened_at is None:
+            return True
+        return self.clock() - self.opened_at >= self.cooldown  # half-open: one trial
+
+    def succeeded(self) -> None:
+        self.failures, self.opened_at = 0, None
+
+    def failed(self) -> None:
+        self.failures += 1
+        if self.failures >= self.threshold:
+            self.opened_at = self.clock()
+
+
+class Guarded:
+    """An adapter behind its provider's breaker."""
+
+    def __init__(self, adapter: Any, breaker: CircuitBreaker, provider: Provider) -> None:
+        self._adapter, self._breaker, self._provider = adapter, breaker, provider
+        self.name = getattr(adapter, "name", provider.value)
+
+    def __getattr__(self, method: str) -> Any:
+        call = getattr(self._adapter, method)
+
+        async def guarded(*args: Any, **kwargs: Any) -> Any:
+            if not self._breaker.allow():
+                raise ProviderUnavailable(
+                    f"{self._provider.value} has been failing; trying again shortly",
+                    provider=self._provider.value,
+                )
+            try:
+                result = await call(*args, **kwargs)
+            except (ProviderUnavailable, ProviderCallUncertain):
+                self._breaker.failed()
+                raise
+            self._breaker.succeeded()
+            return result
+
+        return guarded
+
+
+class ProviderRegistry:
+    """One per app: the shared HTTP client, Zoom's token cache, the breakers."""
+
+    def __init__(
+        self,
+        *,
+        settings: MeetingsSettings,
+        engine: AsyncEngine,
+        box: SecretBox,
+        http: httpx.AsyncClient | None = None,
+    ) -> None:
+        self.settings, self.engine, self.box = settings, engine, box
+        self.http = http or httpx.AsyncClient(
+            timeout=httpx.Timeout(settings.outside_call_timeout_seconds)
+        )
+        self.zoom_tokens = ZoomTokenCache()
+        self.zoom_retry = RetryPolicy()
+        self.breakers = {p: CircuitBreaker() for p in Provider}
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    async def __call__(
+        self, provider: Provider, school_id: uuid.UUID, *, host_email: str | None = None
+    ) -> MeetingProvider:
+        async with AsyncSession(self.engine) as db:
+            account = await accounts.load(
+                db=db, box=self.box, school_id=school_id, provider=provider
+            )
+        adapter = self._adapter(provider, account, host_email)
+        return Guarded(adapter, self.breakers[provider], provider)
+
+    def _adapter(self, provider: Provider, account: Any, host_email: str | None) -> Any:
+        settings = self.settings
+        if provider == Provider.jitsi:
+            assert account is None or isinstance(account, JitsiAccount | JaasAccount)
+            return jitsi_provider(account, default_url=settings.jitsi_default_url)
+        if provider == Provider.zoom and isinstance(account, ZoomAccount):
+            return ZoomProvider(
+                account,
+                oauth_url=settings.zoom_oauth_url,
+                api_url=settings.zoom_api_url,
+                tokens=self.zoom_tokens,
+                http=self.http,
+                timeout=settings.outside_call_timeout_seconds,
+                retry=self.zoom_retry,
+            )
+        if provider == Provider.google_meet and isinstance(account, GoogleMeetAccount):
+            return GoogleMeetProvider(
+                account, host_email=host_email, timeout=settings.outside_call_timeout_seconds
+            )
+        raise ProviderNotAvailable(
+            f"{provider.value} is not configured for this school (PUT "
+            f"/v1/school/providers/{provider.value}); Jitsi is available to every school"
+        )
 
 
 def provider_lookup(request: Request) -> ProviderLookup:
-    settings: MeetingsSettings = request.app.state.settings
-
-    def lookup(provider: Provider) -> MeetingProvider:
-        return provider_for(settings, provider)
-
-    return lookup
+    registry: ProviderRegistry = request.app.state.providers
+    return registry
 
 
 Providers = Annotated[ProviderLookup, Depends(provider_lookup)]
