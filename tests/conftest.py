@@ -191,6 +191,9 @@ def service_token(apps: dict[str, FastAPI]) -> Callable[[str], str]:
 def _no_leaked_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Settings in tests come from arguments, never from the developer's environment."""
     for key in list(os.environ):
-        if key.startswith("LINGKAR_") and key != "LINGKAR_TEST_POSTGRES_URL":
+        if key.startswith("LINGKAR_") and key not in (
+            "LINGKAR_TEST_POSTGRES_URL",
+            "LINGKAR_UPDATE_SCREENSHOTS",
+        ):
             monkeypatch.delenv(key)
     yield

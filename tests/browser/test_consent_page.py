@@ -3,12 +3,14 @@
 Debian's Chromium (/usr/bin/chromium, installed by scripts/ensure_chromium.sh; Playwright never
 downloads a browser here), driven by Playwright's async API on the test's own event loop, against
 the api app served by uvicorn on a loopback port. Screenshots of the phone-sized pages go to
-tests/artifacts/ and docs/screenshots/.
+tests/artifacts/ on every run, and to docs/screenshots/ when LINGKAR_UPDATE_SCREENSHOTS=1 (so
+a test run never changes files the repository keeps).
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import contextlib
 import socket
 from collections.abc import AsyncIterator, Iterator
@@ -108,9 +110,9 @@ def on_server(url: str, served: str) -> str:
 async def keep_screenshots(page: Page, name: str) -> None:
     """The whole page in device pixels as the test's artifact; in CSS pixels for the docs."""
     await asyncio.to_thread(ARTIFACTS.mkdir, parents=True, exist_ok=True)
-    await asyncio.to_thread(SCREENSHOTS.mkdir, parents=True, exist_ok=True)
     await page.screenshot(path=ARTIFACTS / name, full_page=True)
-    await page.screenshot(path=SCREENSHOTS / name, full_page=True, scale="css")
+    if os.environ.get("LINGKAR_UPDATE_SCREENSHOTS") == "1":
+        await page.screenshot(path=SCREENSHOTS / name, full_page=True, scale="css")
 
 
 async def submit(page: Page, button: str) -> Response:
