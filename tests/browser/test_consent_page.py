@@ -10,8 +10,8 @@ a test run never changes files the repository keeps).
 from __future__ import annotations
 
 import asyncio
-import os
 import contextlib
+import os
 import socket
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
