@@ -32,7 +32,10 @@ def environment() -> dict[str, str]:
     env.setdefault("LINGKAR_DATA_DIR", str(ROOT / "var"))
     env["PYTHONPATH"] = str(ROOT)
     api_port = env.get("LINGKAR_API_PORT", "8000")
+    meetings_port = env.get("LINGKAR_MEETINGS_PORT", "8001")
+    # The links people receive: consent links on the api, join and host links on meetings.
     env.setdefault("LINGKAR_PUBLIC_URL", f"http://127.0.0.1:{api_port}")
+    env.setdefault("LINGKAR_MEETINGS_PUBLIC_URL", f"http://127.0.0.1:{meetings_port}")
     return env
 
 

@@ -208,3 +208,13 @@ COMPLETE_PLAN = {
     "objectives": ["Mengenali minat dan bakat"],
     "evaluation_plan": "Laiseg (UCA)",
 }
+
+
+async def follow_host_link(meetings: httpx.AsyncClient, url: str) -> str:
+    """Click the counselor's host link (Lingkar's /h/ gate); where it sends them."""
+    from urllib.parse import urlsplit
+
+    assert "/h/" in url, f"not a host gate link: {url}"
+    answer = await meetings.get(urlsplit(url).path)
+    assert answer.status_code == 302, answer.text
+    return str(answer.headers["location"])

@@ -17,7 +17,7 @@ from fastapi import FastAPI
 
 from shared.service_auth import ServiceTokens
 from tests.conftest import SERVICE_SECRET, client_for
-from tests.factories import SchoolKit, bearer, new_school
+from tests.factories import SchoolKit, bearer, follow_host_link, new_school
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -162,7 +162,8 @@ async def test_an_internal_route_accepts_a_service_token_addressed_to_it(
     uuid.UUID(made["id"])
     if receiver == "meetings":
         assert made["session_id"] == body["session_id"]
-        assert made["host_url"].startswith("https://jitsi.example.sch.id/")
+        room = await follow_host_link(clients["meetings"], made["host_url"])
+        assert room.startswith("https://jitsi.example.sch.id/")
     else:
         assert made["status"] == "accepted"
         assert made["deliveries"] == 1

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 from fastapi import FastAPI
 
 from tests.factories import (
     COMPLETE_PLAN,
     SchoolKit,
     eventually,
+    follow_host_link,
     grant_consent,
     notifications_about,
 )
@@ -209,7 +211,7 @@ async def test_asking_for_the_meeting_early_lists_everything_unmet_and_is_record
 
 
 async def test_the_meeting_is_made_the_moment_the_gate_is_first_met_in_preparation(
-    school: SchoolKit, apps: dict[str, FastAPI]
+    school: SchoolKit, apps: dict[str, FastAPI], meetings: httpx.AsyncClient
 ) -> None:
     session = await adult_session(school, members=2)
     sid = session["id"]
@@ -227,7 +229,8 @@ async def test_the_meeting_is_made_the_moment_the_gate_is_first_met_in_preparati
 
     await eventually(provisioned)
     view = await school.get(f"/v1/sessions/{sid}/meeting")
-    assert view["host_url"].startswith("https://jitsi.example.sch.id/Lingkar")
+    room = await follow_host_link(meetings, view["host_url"])
+    assert room.startswith("https://jitsi.example.sch.id/Lingkar")
 
     async def host_told() -> Any:
         sent = await notifications_about(apps["notifications"], sid)

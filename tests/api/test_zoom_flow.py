@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from services.meetings.providers.zoom import RetryPolicy
 from shared.service_client import ServiceClient
 from tests.api.test_provisioning_races import settle
-from tests.factories import COMPLETE_PLAN, SchoolKit, grant_consent
+from tests.factories import COMPLETE_PLAN, SchoolKit, follow_host_link, grant_consent
 
 ZOOM_TOKEN = "zoom-access-token-abc"
 START_URL = "https://us02web.zoom.us/s/85746065432?zak=host-secret-zak"
@@ -150,7 +150,25 @@ async def test_a_zoom_meeting_is_made_with_privacy_on_and_members_get_their_own_
         assert sent["settings"]["join_before_host"] is False
         assert sent["settings"]["auto_recording"] == "none"
         view = await zoom_school.get(f"/v1/sessions/{session['id']}/meeting")
-        assert view["provider"] == "zoom" and view["host_url"] == START_URL
+        assert view["provider"] == "zoom"
+        # The counselor's link is Lingkar's host gate: Zoom's start link (with the host's
+        # zak, expiring in about two hours) is fetched fresh at the click, never shown.
+        answer = await zoom_school.api.get(
+            f"/v1/sessions/{session['id']}/meeting", headers=zoom_school.auth
+        )
+        assert "zak" not in answer.text and "host-secret" not in answer.text
+        fresh = "https://us02web.zoom.us/s/85746065432?zak=fresh-zak"
+        mock.get("https://api.zoom.us/v2/meetings/85746065432").respond(
+            200,
+            json={
+                "id": 85746065432,
+                "start_url": fresh,
+                "join_url": "https://us02web.zoom.us/j/1",
+                "start_time": "2026-12-01T02:00:00Z",
+                "duration": 60,
+            },
+        )
+        assert await follow_host_link(meetings, view["host_url"]) == fresh
         link = view["members"][0]["join_url"]
         assert "zoom.us" not in link  # a member's link is Lingkar's gate, never Zoom's
 

@@ -98,11 +98,15 @@ async def test_the_counselor_receives_the_jitsi_link_by_email(
         assert mail["To"].endswith("<sari@sman1.sch.id>")
         assert "Memilih jurusan" in mail["Subject"]
         body = _text_of(mail)
-        assert "https://meet.jit.si/Lingkar" in body
+        assert "/h/" in body
         assert "09.00 WIB" in body
 
         meeting = api.get(f"/v1/sessions/{session['id']}/meeting", headers=headers).json()
         assert meeting["host_url"] in body
+        # The link in the email is Lingkar's host gate; behind it, the Jitsi room.
+        room = httpx.get(meeting["host_url"], follow_redirects=False, timeout=10)
+        assert room.status_code == 302
+        assert room.headers["location"].startswith("https://meet.jit.si/Lingkar")
 
     time.sleep(0.5)  # let the last log lines land
     logged = [json.loads(line) for line in system.output().splitlines() if line.startswith("{")]

@@ -39,7 +39,7 @@ from shared.gate import Signer
 from shared.observability import JsonFormatter
 from shared.service_client import ServiceClient
 from shared.stages import Provider
-from tests.factories import COMPLETE_PLAN, SchoolKit, eventually, grant_consent
+from tests.factories import COMPLETE_PLAN, SchoolKit, eventually, follow_host_link, grant_consent
 
 JAKARTA = ZoneInfo("Asia/Jakarta")
 START = datetime(2030, 3, 4, 9, 0, tzinfo=JAKARTA)  # a Monday
@@ -217,7 +217,7 @@ async def test_a_cleared_member_inside_the_window_is_sent_to_the_jitsi_room_by_n
     answer = await meetings.get(member.path, headers={"User-Agent": "Mozilla/5.0 (Android)"})
 
     assert answer.status_code == 302, answer.text
-    room = member.meeting["host_url"]
+    room = await follow_host_link(meetings, member.meeting["host_url"])
     assert room.startswith(f"{JITSI_SERVER}/Lingkar")
     target, _, fragment = answer.headers["location"].partition("#")
     assert target == room

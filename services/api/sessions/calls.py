@@ -13,7 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.api.outbox.models import OutboxMessage
 from services.api.outbox.relay import Sent, handles, on_dead
-from services.api.sessions import notify, provisioning
+from services.api.sessions import locks, notify, provisioning
 from services.api.sessions.models import GuidanceSession, SessionParticipant
 from shared.contracts.meetings import AdmitOut, MeetingOut
 
@@ -34,7 +34,7 @@ def _split(message: OutboxMessage, field: str) -> tuple[str, dict[str, Any]]:
 
 
 async def _session(db: AsyncSession, session_id: Any) -> GuidanceSession | None:
-    return await db.get(GuidanceSession, uuid.UUID(str(session_id)), with_for_update=True)
+    return await locks.locked(db, uuid.UUID(str(session_id)))
 
 
 async def _nothing(_: AsyncSession) -> None:

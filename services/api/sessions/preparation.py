@@ -17,7 +17,7 @@ from services.api.auth.principal import Principal, Role
 from services.api.consent import service as consent_service
 from services.api.consent.models import Consent
 from services.api.groups.models import GroupMember
-from services.api.sessions import history, notify, plan, provisioning
+from services.api.sessions import history, locks, notify, plan, provisioning
 from services.api.sessions.gate import SessionGate, evaluate
 from services.api.sessions.models import Attestation, GuidanceSession
 from services.api.sessions.service import ensure_not_terminal, get, participant_ids, refusal
@@ -112,13 +112,19 @@ async def member_changed(*, db: AsyncSession, student_id: uuid.UUID) -> None:
             col(GuidanceSession.stage).in_([s.value for s in provisioning.LIVE_STAGES]),
         )
     )
-    for session in rows.all():
+    sessions = list(rows.all())
+    await locks.lock(db, [s.id for s in sessions])
+    for session in sessions:
+        await db.refresh(session)
         await provisioning.reconcile(db=db, session=session)
 
 
 async def consent_recorded(*, db: AsyncSession, consent: Consent) -> None:
     """After a decision: every live session of the group follows the gate (links, meeting)."""
-    for session in await _live_sessions_of_group(db, consent.group_id):
+    sessions = await _live_sessions_of_group(db, consent.group_id)
+    await locks.lock(db, [s.id for s in sessions])
+    for session in sessions:
+        await db.refresh(session)
         await provisioning.reconcile(db=db, session=session)
 
 
@@ -142,6 +148,11 @@ async def withdraw(
     session = await db.get(GuidanceSession, session_id)
     if session is None or session.school_id != principal.tenant:
         raise NotFound("no such session")
+    # Every live session of the group changes: lock them all, in order, then read afresh.
+    await locks.lock(
+        db, [s.id for s in await _live_sessions_of_group(db, session.group_id)] + [session.id]
+    )
+    await db.refresh(session)
     await _ensure_may_withdraw(db, principal, session, student_id)
     staff = principal.role in (Role.school_admin, Role.counselor)
     active = [

@@ -15,7 +15,7 @@ from services.api.groups import service as group_service
 from services.api.groups.models import GroupMember
 from services.api.record.service import count_evaluations
 from services.api.schools import service as school_service
-from services.api.sessions import changes, provisioning
+from services.api.sessions import changes, locks, provisioning
 from services.api.sessions.gate import evaluate
 from services.api.sessions.models import GuidanceSession, SessionEvent, SessionParticipant
 from services.api.sessions.schemas import (
@@ -59,7 +59,10 @@ async def get(
     *, db: AsyncSession, principal: Principal, session_id: uuid.UUID, for_update: bool = False
 ) -> GuidanceSession:
     """The session if the caller may see it; `NotFound` otherwise, whatever the reason."""
-    session = await db.get(GuidanceSession, session_id, with_for_update=for_update)
+    if for_update:
+        session = await locks.locked(db, session_id)
+    else:
+        session = await db.get(GuidanceSession, session_id)
     if session is None or session.school_id != principal.tenant:
         raise NotFound("no such session")
     access.ensure_may_see_session(

@@ -36,3 +36,19 @@ async def join(
         db=db, token=token, visitor=visitor, clearance=clearance, providers=providers
     )
     return pages.answer(decision, accept_language=request.headers.get("accept-language"))
+
+
+@router.get(
+    "/h/{token}",
+    response_class=HTMLResponse,
+    responses={
+        302: {"description": "On to the provider's host link, fetched now"},
+        404: {"description": "Not a link we gave"},
+        410: {"description": "The session was cancelled"},
+    },
+)
+async def host(token: str, request: Request, db: DbSession, providers: Providers) -> Response:
+    """The counselor's link to open the meeting as host. The token in the path is the
+    credential; the provider's host link (which may carry the host's key) is never shown."""
+    decision = await service.host_click(db=db, token=token, providers=providers)
+    return pages.answer(decision, accept_language=request.headers.get("accept-language"))

@@ -22,7 +22,9 @@ from services.meetings.meetings import repository as meeting_repository
 from services.meetings.meetings.models import DEFAULT_TIMEZONE, Meeting, MeetingStatus
 from services.meetings.meetings.service import provider_meeting
 from services.meetings.participants import service as participant_service
+from services.meetings.participants.links import token_hash
 from services.meetings.participants.models import Participant, ParticipantStatus
+from services.meetings.providers.base import fresh_host_url
 from services.meetings.providers.registry import ProviderLookup
 from shared.stages import Provider
 from shared.timeutil import as_utc, utcnow
@@ -156,3 +158,19 @@ def _record(
             "meeting_id": str(meeting_id) if meeting_id else None,
         },
     )
+
+
+async def host_click(*, db: AsyncSession, token: str, providers: ProviderLookup) -> Decision:
+    """The counselor's link: on to the provider's host link as it works now (fetched at the
+    click: Zoom's expires), while the meeting stands."""
+    meeting = None
+    if len(token) <= MAX_TOKEN_LENGTH:
+        meeting = await meeting_repository.by_host_token_hash(db, token_hash(token))
+    if meeting is None:
+        return Decision(Outcome.unknown)
+    if meeting.status == MeetingStatus.cancelled:
+        return Decision(Outcome.cancelled, timezone=meeting.timezone)
+    adapter = await providers(Provider(meeting.provider), meeting.school_id)
+    target = await fresh_host_url(adapter, provider_meeting(meeting))
+    log.info("host link used", extra={"meeting": str(meeting.id)})
+    return Decision(Outcome.admitted, redirect_to=target)

@@ -26,6 +26,8 @@ class Meeting(MeetingsTable, table=True):
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     school_id: uuid.UUID = Field(index=True)
+    # SHA-256 of the counselor's host-gate token (`/h/{token}`); the token is derived, not kept.
+    host_token_hash: str | None = Field(default=None, max_length=64, unique=True)
     session_id: uuid.UUID = Field(index=True)
     idempotency_key: str = Field(max_length=200, unique=True)
     request_hash: str = Field(max_length=64)

@@ -54,3 +54,7 @@ async def provision_cancelled(db: AsyncSession, session_id: uuid.UUID, key: str)
         select(SessionCancellation).where(SessionCancellation.session_id == session_id)
     )
     return any(key in c.provision_keys for c in rows.all())
+
+
+async def by_host_token_hash(db: AsyncSession, digest: str) -> Meeting | None:
+    return (await db.exec(select(Meeting).where(Meeting.host_token_hash == digest))).first()

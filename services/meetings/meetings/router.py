@@ -54,7 +54,7 @@ async def provision_meeting(
         links=links,
     )
     response.status_code = 201 if provisioned.created else 200
-    return service.public(provisioned.meeting, provisioned.join_links)
+    return service.public(provisioned.meeting, provisioned.join_links, links)
 
 
 @router.post(
@@ -75,7 +75,7 @@ async def reschedule_meeting(
         db=db, meeting_id=meeting_id, change=change, providers=providers
     )
     active = await participant_service.active_links(db=db, meeting=meeting, links=links)
-    return service.public(meeting, active)
+    return service.public(meeting, active, links)
 
 
 @router.post("/sessions/{session_id}/cancel", response_model=CancelOut)

@@ -13,7 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from services.meetings.meetings import repository
 from services.meetings.meetings.models import Meeting, MeetingStatus, SessionCancellation
 from services.meetings.participants import service as participant_service
-from services.meetings.participants.links import JoinLinks
+from services.meetings.participants.links import JoinLinks, token_hash
 from services.meetings.providers.base import MeetingProvider, ProviderMeeting
 from services.meetings.providers.errors import ProviderUnavailable
 from services.meetings.providers.registry import ProviderLookup
@@ -74,6 +74,9 @@ async def provision(
     if created:
         meeting = await _create_or_fall_back(db, request, key, digest, providers, intent=meeting)
     assert meeting is not None
+    if meeting.host_token_hash is None:
+        meeting.host_token_hash = token_hash(links.host_token(meeting.id))
+        db.add(meeting)
     join_links = await participant_service.admit(
         db=db, meeting=meeting, clearance=request.clearance, key=key, links=links
     )
@@ -216,12 +219,12 @@ async def _cancel(
     db.add(meeting)
 
 
-def public(meeting: Meeting, join_links: list[JoinLink]) -> MeetingOut:
+def public(meeting: Meeting, join_links: list[JoinLink], links: JoinLinks) -> MeetingOut:
     return MeetingOut(
         id=meeting.id,
         session_id=meeting.session_id,
         provider=meeting.provider,
-        host_url=meeting.host_url or "",
+        host_url=links.host_url(meeting.id),
         passcode=meeting.passcode,
         join_links=join_links,
         scheduled_start=as_utc(meeting.scheduled_start),

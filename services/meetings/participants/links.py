@@ -36,6 +36,17 @@ class JoinLinks:
     def url(self, token: str) -> str:
         return f"{self.public_url}/j/{token}"
 
+    def host_token(self, meeting_id: uuid.UUID) -> str:
+        """The counselor's gate token for a meeting, derived the same way."""
+        digest = hmac.new(self._key, f"host:{meeting_id}".encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+    def host_url(self, meeting_id: uuid.UUID) -> str:
+        """The counselor's link: Lingkar's host gate, which fetches the provider's host link
+        at the click (Zoom's start link carries the host's key and expires in about two
+        hours, so it is never stored in a message or shown in an answer)."""
+        return f"{self.public_url}/h/{self.host_token(meeting_id)}"
+
 
 def join_links(request: Request) -> JoinLinks:
     settings: MeetingsSettings = request.app.state.settings
