@@ -141,40 +141,44 @@ class Services:
             await engine.dispose()
 
     async def grant_consent(self, session_id: str, student_id: str) -> None:
-        """A student's consent, recorded in the api's database through the domain service
-        (as the consent API will); the api's relay does the rest."""
-        from services.api.consent import service as consent_service
-        from services.api.consent.models import Consent
-        from services.api.consent.texts import CURRENT_TEXT_VERSION, STUDENT_ITEMS
-        from services.api.sessions import preparation
-        from services.api.sessions.models import GuidanceSession
-        from shared.db import create_engine
+        await grant_consent_in(self.database_url("api"), session_id, student_id)
 
-        engine = create_engine(self.database_url("api"), schema="api")
-        try:
-            async with AsyncSession(engine, expire_on_commit=False) as db:
-                session = await db.get(GuidanceSession, uuid.UUID(session_id))
-                assert session is not None
-                consent = await consent_service.record(
-                    db=db,
-                    consent=Consent(
-                        school_id=session.school_id,
-                        group_id=session.group_id,
-                        session_id=session.id,
-                        student_id=uuid.UUID(student_id),
-                        signer="student",
-                        signer_id=uuid.UUID(student_id),
-                        signer_name="Siswa",
-                        platform="jitsi",
-                        text_version=CURRENT_TEXT_VERSION,
-                        text_hash="0" * 64,
-                        locale="id",
-                        items=list(STUDENT_ITEMS),
-                        decision="granted",
-                        channel="test",
-                    ),
-                )
-                await preparation.consent_recorded(db=db, consent=consent)
-                await db.commit()
-        finally:
-            await engine.dispose()
+
+async def grant_consent_in(api_database_url: str, session_id: str, student_id: str) -> None:
+    """A student's consent, recorded in the api's database through the domain service
+    (as the consent API will); the api's relay does the rest."""
+    from services.api.consent import service as consent_service
+    from services.api.consent.models import Consent
+    from services.api.consent.texts import CURRENT_TEXT_VERSION, STUDENT_ITEMS
+    from services.api.sessions import preparation
+    from services.api.sessions.models import GuidanceSession
+    from shared.db import create_engine
+
+    engine = create_engine(api_database_url, schema="api")
+    try:
+        async with AsyncSession(engine, expire_on_commit=False) as db:
+            session = await db.get(GuidanceSession, uuid.UUID(session_id))
+            assert session is not None
+            consent = await consent_service.record(
+                db=db,
+                consent=Consent(
+                    school_id=session.school_id,
+                    group_id=session.group_id,
+                    session_id=session.id,
+                    student_id=uuid.UUID(student_id),
+                    signer="student",
+                    signer_id=uuid.UUID(student_id),
+                    signer_name="Siswa",
+                    platform="jitsi",
+                    text_version=CURRENT_TEXT_VERSION,
+                    text_hash="0" * 64,
+                    locale="id",
+                    items=list(STUDENT_ITEMS),
+                    decision="granted",
+                    channel="test",
+                ),
+            )
+            await preparation.consent_recorded(db=db, consent=consent)
+            await db.commit()
+    finally:
+        await engine.dispose()

@@ -19,9 +19,9 @@ import asyncpg
 import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy.engine import make_url
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from tests.conftest import POSTGRES_URL
+from tests.processes import grant_consent_in
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.integration
@@ -86,43 +86,8 @@ class RunningSystem:
     api_database_url: str
 
     async def grant_consent(self, session_id: str, student_id: str) -> None:
-        """Record a student's consent in the running api's database, through the domain
-        service (the consent API arrives with its own issue); its relay does the rest."""
-        from services.api.consent import service as consent_service
-        from services.api.consent.models import Consent
-        from services.api.consent.texts import CURRENT_TEXT_VERSION, STUDENT_ITEMS
-        from services.api.sessions import preparation
-        from services.api.sessions.models import GuidanceSession
-        from shared.db import create_engine
-
-        engine = create_engine(self.api_database_url, schema="api")
-        try:
-            async with AsyncSession(engine, expire_on_commit=False) as db:
-                session = await db.get(GuidanceSession, uuid.UUID(session_id))
-                assert session is not None
-                consent = await consent_service.record(
-                    db=db,
-                    consent=Consent(
-                        school_id=session.school_id,
-                        group_id=session.group_id,
-                        session_id=session.id,
-                        student_id=uuid.UUID(student_id),
-                        signer="student",
-                        signer_id=uuid.UUID(student_id),
-                        signer_name="Siswa",
-                        platform="jitsi",
-                        text_version=CURRENT_TEXT_VERSION,
-                        text_hash="0" * 64,
-                        locale="id",
-                        items=list(STUDENT_ITEMS),
-                        decision="granted",
-                        channel="test",
-                    ),
-                )
-                await preparation.consent_recorded(db=db, consent=consent)
-                await db.commit()
-        finally:
-            await engine.dispose()
+        """A student's consent in the running api's database, through the domain service."""
+        await grant_consent_in(self.api_database_url, session_id, student_id)
 
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.ports[service]}"
