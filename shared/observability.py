@@ -78,6 +78,10 @@ def configure_logging(service: str, level: str = "INFO") -> None:
         logging.getLogger(name).propagate = True
     # Our middleware writes the access line (with route template and request id) instead.
     logging.getLogger("uvicorn.access").disabled = True
+    # Database drivers that log each statement with its values at DEBUG (aiosqlite does) would
+    # put counseling notes and provider keys in the log: never below WARNING, whatever the level.
+    for name in ("aiosqlite", "asyncpg", "sqlalchemy.engine"):
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 class Metrics:

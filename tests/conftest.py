@@ -29,6 +29,7 @@ from services.meetings.main import create_app as create_meetings
 from services.meetings.settings import MeetingsSettings
 from services.notifications.main import create_app as create_notifications
 from services.notifications.settings import NotificationsSettings
+from tests import capture
 from tests.factories import SchoolKit, new_school
 
 POSTGRES_URL = os.environ.get(
@@ -141,9 +142,14 @@ async def apps(
         yield {"api": api, "meetings": meetings, "notifications": notifications}
 
 
+capture.start()
+
+
 def client_for(app: FastAPI, base_url: str) -> httpx.AsyncClient:
     return httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app, raise_app_exceptions=False), base_url=base_url
+        transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
+        base_url=base_url,
+        event_hooks={"response": [capture.keep_body]},
     )
 
 

@@ -14,7 +14,7 @@ from services.meetings.meetings import repository
 from services.meetings.meetings.models import Meeting, MeetingStatus, SessionCancellation
 from services.meetings.participants import service as participant_service
 from services.meetings.participants.links import JoinLinks, token_hash
-from services.meetings.providers.base import MeetingProvider, ProviderMeeting
+from services.meetings.providers.base import MeetingProvider, ProviderMeeting, RefreshesHostUrl
 from services.meetings.providers.errors import ProviderUnavailable
 from services.meetings.providers.registry import ProviderLookup
 from shared.contracts.meetings import (
@@ -142,7 +142,9 @@ async def _create(
     created = await provider.create(request)
     meeting.provider = provider_name.value
     meeting.provider_ref = created.provider_ref
-    meeting.host_url = created.host_url
+    # A provider that makes the host link afresh at the click (Zoom: it carries the host's zak
+    # and expires) has nothing worth keeping here; the host gate asks it each time.
+    meeting.host_url = None if isinstance(provider, RefreshesHostUrl) else created.host_url
     meeting.passcode = created.passcode
     meeting.status = MeetingStatus.ready
     meeting.updated_at = utcnow()
