@@ -75,7 +75,9 @@ def _interrupt(signum: int, _frame: object) -> None:
 
 
 def main() -> int:
+    # Both, explicitly: a shell starting us in the background hands us SIGINT ignored.
     signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
     env = environment()
     host = env.get("LINGKAR_HOST", "127.0.0.1")
     python = sys.executable
