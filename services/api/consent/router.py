@@ -5,14 +5,11 @@ import uuid
 from fastapi import APIRouter
 
 from services.api.auth.deps import PersonWriter, StaffReader, StaffWriter
-from services.api.consent import requests as consent_requests
-from services.api.consent import service
 from services.api.consent.public_schemas import RequestOut, RequestsOut
 from services.api.consent.requests import Asker
 from services.api.consent.schemas import ConsentPublic
 from services.api.db import DbSession
 from services.api.sessions import preparation
-from services.api.sessions import service as session_service
 from services.api.sessions.schemas import GatePublic, WithdrawRequest
 from services.api.sessions.views import gate_public
 from shared.timeutil import as_utc
@@ -52,11 +49,9 @@ async def ask_for_consent(
     member whose standing consent covers the session is not asked again. Minors without a
     guardian on file are listed in `missing_guardians`.
     """
-    session = await session_service.get(
-        db=db, principal=principal, session_id=session_id, for_update=True
+    asked = await preparation.ask_for_consent(
+        db=db, principal=principal, session_id=session_id, asker=asker
     )
-    session_service.ensure_may_run(principal, session)
-    asked = await consent_requests.ask(db=db, session=session, asker=asker)
     return RequestsOut(
         requests=[
             RequestOut(
@@ -78,9 +73,7 @@ async def consents(
     session_id: uuid.UUID, db: DbSession, principal: StaffReader
 ) -> list[ConsentPublic]:
     """Every consent record of the session's group, withdrawals included."""
-    session = await session_service.get(db=db, principal=principal, session_id=session_id)
-    session_service.ensure_may_run(principal, session)
-    rows = await service.records_of_group(db=db, group_id=session.group_id)
+    rows = await preparation.consent_records(db=db, principal=principal, session_id=session_id)
     return [
         ConsentPublic.model_validate(
             {

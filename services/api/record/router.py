@@ -49,7 +49,7 @@ async def evaluate(
     evaluation = await service.evaluate(
         db=db, principal=principal, session=session, members=members, data=data
     )
-    return service.public_evaluation(evaluation)
+    return service.evaluation_public(evaluation)
 
 
 @router.get("/evaluations", response_model=list[EvaluationPublic])

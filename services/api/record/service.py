@@ -130,10 +130,10 @@ async def evaluations(
     else:
         access.ensure_may_run_session(principal, counselor_id=session.counselor_id)
     rows = await db.exec(query.order_by(col(Evaluation.evaluated_at)))
-    return [_evaluation_public(e) for e in rows.all()]
+    return [evaluation_public(e) for e in rows.all()]
 
 
-def _evaluation_public(e: Evaluation) -> EvaluationPublic:
+def evaluation_public(e: Evaluation) -> EvaluationPublic:
     return EvaluationPublic(
         id=e.id,
         student_id=e.student_id,
@@ -145,7 +145,3 @@ def _evaluation_public(e: Evaluation) -> EvaluationPublic:
         action={"rating": e.action_rating, "text": e.action_text},
         outcome=e.outcome,
     )
-
-
-def public_evaluation(e: Evaluation) -> EvaluationPublic:
-    return _evaluation_public(e)

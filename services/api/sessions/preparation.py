@@ -14,6 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.api import access
 from services.api.auth.principal import Principal, Role
+from services.api.consent import requests as consent_requests
 from services.api.consent import service as consent_service
 from services.api.consent.models import Consent
 from services.api.groups.models import GroupMember
@@ -237,3 +238,25 @@ async def _tell_counselor(
             unmet=[u.message for u in gate.unmet],
         ),
     )
+
+
+async def ask_for_consent(
+    *,
+    db: AsyncSession,
+    principal: Principal,
+    session_id: uuid.UUID,
+    asker: consent_requests.ConsentAsker,
+) -> consent_requests.Asked:
+    """The session's counselor (or the school admin) sends everyone their consent request."""
+    session = await get(db=db, principal=principal, session_id=session_id, for_update=True)
+    access.ensure_may_run_session(principal, counselor_id=session.counselor_id)
+    return await consent_requests.ask(db=db, session=session, asker=asker)
+
+
+async def consent_records(
+    *, db: AsyncSession, principal: Principal, session_id: uuid.UUID
+) -> list[consent_service.ConsentPublicRow]:
+    """Every consent record of the session's group: for its counselor and the admin only."""
+    session = await get(db=db, principal=principal, session_id=session_id)
+    access.ensure_may_run_session(principal, counselor_id=session.counselor_id)
+    return await consent_service.records_of_group(db=db, group_id=session.group_id)

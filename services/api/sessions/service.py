@@ -350,10 +350,6 @@ async def meeting_view(
     return MeetingView(provider=provider, join_url=own)
 
 
-def ensure_may_run(principal: Principal, session: GuidanceSession) -> None:
-    access.ensure_may_run_session(principal, counselor_id=session.counselor_id)
-
-
 def ensure_not_terminal(session: GuidanceSession) -> None:
     if session.stage in (Stage.completed, Stage.cancelled):
         raise Conflict(f"the session is {session.stage}")
