@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from tests.api.test_gate import adult_session, codes, ready_to_provision
+from tests.api.test_provisioning_races import meetings_of, settle
 from tests.factories import SchoolKit, eventually, grant_consent, notifications_about
 
 UCA = {
@@ -223,6 +224,8 @@ async def test_cancelling_tells_everyone_and_needs_a_reason(
 
     [(data, people)] = await eventually(told)
     assert data["reason"] == "Libur sekolah"
+    await settle(apps)  # and the meeting itself is gone at the meetings service
+    assert [m.status for m in await meetings_of(apps, sid)] == ["cancelled"]
     assert session["group"]["counselor"]["id"] in people
 
 
@@ -244,6 +247,9 @@ async def test_rescheduling_moves_the_session_and_tells_the_counselor(
 
     updates = await eventually(told)
     assert updates[0]["scheduled_start"] == new_start.isoformat()
+    await settle(apps)  # the provider's meeting moved too, not only the api's record
+    [meeting] = await meetings_of(apps, sid)
+    assert meeting.scheduled_start.replace(tzinfo=UTC) == new_start
     history = await school.get(f"/v1/sessions/{sid}/history")
     assert any(h["kind"] == "schedule" for h in history)
 
