@@ -21,18 +21,17 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.notifications.channels import email
+from services.notifications.channels import CHANNELS, Channel, DeliveryFailed, Outgoing
 from services.notifications.main import MIGRATIONS
 from services.notifications.notifications.models import Delivery, Notification
 from services.notifications.notifications.templates import render
 from services.notifications.settings import NotificationsSettings
 from shared.db import create_engine, run_migrations
 from shared.observability import configure_logging
-from shared.queue import backoff, claim_due
+from shared.queue import claim_due
 from shared.timeutil import utcnow
 
 log = logging.getLogger("lingkar.worker")
-MAX_ATTEMPTS = 12
 
 
 class Worker:
@@ -77,10 +76,13 @@ class Worker:
             )
             if delivery is None or notification is None or delivery.status != "pending":
                 return
+            channel = CHANNELS.get(delivery.channel)
             try:
-                await self._send(delivery, notification)
-            except email.EmailFailed as exc:
-                self._failed(delivery, str(exc), permanent=exc.permanent)
+                if channel is None:
+                    raise DeliveryFailed(f"no channel {delivery.channel!r}", permanent=True)
+                await self._send(channel, delivery, notification)
+            except DeliveryFailed as exc:
+                self._failed(delivery, channel, exc)
             else:
                 delivery.status, delivery.sent_at = "sent", utcnow()
                 delivery.locked_until, delivery.last_error = None, None
@@ -88,7 +90,7 @@ class Worker:
             db.add(delivery)
             await db.commit()
 
-    async def _send(self, delivery: Delivery, notification: Notification) -> None:
+    async def _send(self, channel: Channel, delivery: Delivery, notification: Notification) -> None:
         try:
             rendered = render(
                 notification.event,
@@ -99,27 +101,24 @@ class Worker:
             )
         except (KeyError, ValueError, TypeError) as exc:
             # A message that cannot be written will not be written on a retry either.
-            raise email.EmailFailed(
+            raise DeliveryFailed(
                 f"cannot render {notification.event}: {exc!r}", permanent=True
             ) from exc
-        message = email.build_message(
-            self.settings,
-            delivery_id=delivery.id,
-            to_name=delivery.person_name,
-            to_address=delivery.address,
-            rendered=rendered,
-        )
-        await email.send(self.settings, message)
+        await channel.send(self.settings, Outgoing(delivery, notification, rendered))
         log.info("delivered", extra={"channel": delivery.channel, "delivery": str(delivery.id)})
 
-    def _failed(self, delivery: Delivery, reason: str, *, permanent: bool) -> None:
+    def _failed(self, delivery: Delivery, channel: Channel | None, exc: DeliveryFailed) -> None:
+        reason = str(exc)
         delivery.last_error = reason[:500]
         delivery.locked_until = None
-        if permanent or delivery.attempts + 1 >= MAX_ATTEMPTS:
+        if channel is None or exc.permanent or delivery.attempts + 1 >= channel.max_attempts:
             delivery.status = "dead"
             log.error("delivery dead", extra={"delivery": str(delivery.id), "reason": reason})
         else:
-            delivery.next_attempt_at = utcnow() + backoff(delivery.attempts + 1)
+            wait = channel.retry_delay(delivery.attempts + 1)
+            if exc.retry_after is not None:
+                wait = max(wait, exc.retry_after)
+            delivery.next_attempt_at = utcnow() + wait
             log.warning("delivery will be retried", extra={"delivery": str(delivery.id)})
 
 

@@ -10,15 +10,14 @@ from pathlib import Path
 
 import aiosmtplib
 
+from services.notifications.channels.base import DeliveryFailed, Outgoing
 from services.notifications.notifications.templates import Rendered
 from services.notifications.settings import NotificationsSettings
 from shared.timeutil import utcnow
 
 
-class EmailFailed(Exception):
-    def __init__(self, reason: str, *, permanent: bool) -> None:
-        super().__init__(reason)
-        self.permanent = permanent
+class EmailFailed(DeliveryFailed):
+    pass
 
 
 def message_id(delivery_id: uuid.UUID) -> str:
@@ -45,6 +44,19 @@ def build_message(
     message.set_content(rendered.text)
     message.add_alternative(rendered.html, subtype="html")
     return message
+
+
+async def deliver(settings: NotificationsSettings, outgoing: Outgoing) -> None:
+    """The email channel: one message with the text and HTML parts, to the delivery's address."""
+    delivery = outgoing.delivery
+    message = build_message(
+        settings,
+        delivery_id=delivery.id,
+        to_name=delivery.person_name,
+        to_address=delivery.address,
+        rendered=outgoing.rendered,
+    )
+    await send(settings, message)
 
 
 async def send(settings: NotificationsSettings, message: EmailMessage) -> None:

@@ -1,0 +1,52 @@
+"""What every delivery channel is: a way to send one rendered message to one address.
+
+The worker claims a delivery, renders it, and hands it to the channel named on the delivery. A
+channel answers by returning (sent) or by raising `DeliveryFailed`, saying whether a retry can
+help, when to retry if the other side said so, and whether the address is unreachable for good.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from services.notifications.notifications.models import Delivery, Notification
+from services.notifications.notifications.templates import Rendered
+from services.notifications.settings import NotificationsSettings
+from shared.queue import backoff
+
+
+class DeliveryFailed(Exception):
+    def __init__(
+        self,
+        reason: str,
+        *,
+        permanent: bool,
+        retry_after: timedelta | None = None,
+        unreachable: bool = False,
+    ) -> None:
+        super().__init__(reason)
+        self.permanent = permanent or unreachable
+        # The other side asked us to wait this long (Telegram's retry_after, a Retry-After).
+        self.retry_after = retry_after
+        # The person cannot be reached on this address (bot blocked, number not on WhatsApp).
+        self.unreachable = unreachable
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One message on its way: the stored delivery, its notification, and the words."""
+
+    delivery: Delivery
+    notification: Notification
+    rendered: Rendered
+
+
+@dataclass(frozen=True)
+class Channel:
+    name: str
+    send: Callable[[NotificationsSettings, Outgoing], Awaitable[None]]
+    max_attempts: int = 12
+    # How long the n-th retry waits (jittered); a channel may keep trying for longer.
+    retry_delay: Callable[[int], timedelta] = backoff
