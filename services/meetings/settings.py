@@ -24,6 +24,13 @@ class MeetingsSettings(ServiceSettings):
     # Fernet keys (comma-separated, newest first, for rotation) that encrypt schools' provider
     # secrets at rest. The dev default is a known placeholder, refused outside dev mode.
     provider_secrets_key: SecretStr = SecretStr(DEV_PROVIDER_SECRETS_KEY)
+    # How long an attempt to create a provider meeting is taken to be under way: a request for
+    # the same meeting meanwhile is told to come back (503); after it, the attempt is presumed
+    # dead (a crash) and the next request asks the provider what it made before creating.
+    provider_attempt_seconds: float = 300.0
+    # How long such a request waits for the attempt under way to end before it gets the 503:
+    # two deliveries of one request at once (a retry racing the first) then get one answer.
+    provider_attempt_wait_seconds: float = 5.0
 
     def secrets_to_check(self) -> dict[str, SecretStr]:
         return {

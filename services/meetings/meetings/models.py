@@ -43,6 +43,10 @@ class Meeting(MeetingsTable, table=True):
     timezone: str = Field(
         default=DEFAULT_TIMEZONE, max_length=64, sa_column_kwargs={"server_default": "Asia/Jakarta"}
     )
+    # When the latest attempt to create the provider's meeting began; None when none is under
+    # way. A `creating` row is committed before the provider is called, so it also says that
+    # an earlier attempt may have made a meeting there (see meetings.service.provision).
+    attempt_started_at: datetime | None = None
     cancelled_at: datetime | None = None
     cancel_reason: str | None = Field(default=None, max_length=1000)
     created_at: datetime = Field(default_factory=utcnow)

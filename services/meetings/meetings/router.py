@@ -7,7 +7,7 @@ import uuid
 from fastapi import APIRouter, Response
 
 from services.meetings.db import DbSession
-from services.meetings.deps import IdempotencyKey
+from services.meetings.deps import IdempotencyKey, ProviderAttemptTimes
 from services.meetings.meetings import service
 from services.meetings.meetings.schemas import CancelOut
 from services.meetings.participants import service as participant_service
@@ -31,6 +31,7 @@ router = APIRouter(prefix="/internal/v1", tags=["internal"])
     responses={
         200: {"description": "Replay of an earlier request with this key"},
         422: {"description": "The clearance does not cover every participant"},
+        503: {"description": "Being made by another request, or the provider is down"},
     },
 )
 async def provision_meeting(
@@ -40,6 +41,7 @@ async def provision_meeting(
     providers: Providers,
     links: JoinLinkMaker,
     response: Response,
+    attempt_times: ProviderAttemptTimes,
     _: CallingService,
 ) -> MeetingOut:
     """Create the meeting a cleared session asks for, with each cleared member's own link.
@@ -52,6 +54,7 @@ async def provision_meeting(
         key=idempotency_key,
         providers=providers,
         links=links,
+        attempt_times=attempt_times,
     )
     response.status_code = 201 if provisioned.created else 200
     return service.public(provisioned.meeting, provisioned.join_links, links)

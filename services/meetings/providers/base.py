@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, runtime_checkable
+from uuid import UUID
 
 from shared.contracts.meetings import ProvisionRequest, RescheduleRequest
 
@@ -42,6 +43,15 @@ class MeetingProvider(Protocol):
         (stable per member) lets a provider give the member the same link of their own on
         every click; a provider with one link for everyone ignores it."""
         ...
+
+
+@runtime_checkable
+class FindsMeeting(Protocol):
+    """A provider whose create is not idempotent (Zoom has no idempotency key): after an
+    attempt that may have reached it without our recording the answer (a crash, a time-out),
+    the meetings service asks it for the meeting that attempt made before creating another."""
+
+    async def find(self, session_id: UUID, starts_at: datetime) -> ProviderMeeting | None: ...
 
 
 @runtime_checkable

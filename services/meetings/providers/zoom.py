@@ -56,6 +56,8 @@ ZOOM_TIME = "%Y-%m-%dT%H:%M:%SZ"
 TOKEN_RENEW_BEFORE_EXPIRY = 300.0
 TOPIC_MAX = 200
 FIRST_NAME_MAX = 64
+LIST_PAGE_SIZE = 300  # the most List meetings gives a page
+LIST_MAX_PAGES = 20
 PASSCODE_LENGTH = 10
 PASSCODE_ALPHABET = string.ascii_letters + string.digits
 MEMBER_EMAIL_DOMAIN = "members.lingkar.invalid"  # `.invalid` never delivers (RFC 2606)
@@ -154,6 +156,11 @@ def member_email(person_key: str) -> str:
     return f"{local}@{MEMBER_EMAIL_DOMAIN}"
 
 
+def agenda_tag(session_id: uuid.UUID) -> str:
+    """Written into the meeting's agenda so the meeting can be found again."""
+    return f"Lingkar session {session_id}"
+
+
 def zoom_time(moment: datetime) -> str:
     return as_utc(moment).strftime(ZOOM_TIME)
 
@@ -193,7 +200,7 @@ class ZoomProvider:
             "duration": request.duration_minutes,
             "timezone": request.timezone,
             "password": new_passcode(),
-            "agenda": f"Lingkar session {request.session_id}",  # what a reconcile looks for
+            "agenda": agenda_tag(request.session_id),  # what `find` looks for after a crash
             "settings": MEETING_SETTINGS,
         }
         host = quote(self.account.host_user, safe="@")  # "me" or the host's email
@@ -203,6 +210,32 @@ class ZoomProvider:
             provider_ref=str(meeting["id"]),
             host_url=meeting["start_url"],
             passcode=meeting.get("password"),
+        )
+
+    async def find(self, session_id: uuid.UUID, starts_at: datetime) -> ProviderMeeting | None:
+        """The meeting an earlier create for this session and time made, if Zoom has one: the
+        host's scheduled meetings are listed (List meetings, `type=scheduled`, 300 a page) and
+        matched on the agenda tag and the start time `create` wrote."""
+        host = quote(self.account.host_user, safe="@")
+        tag, start = agenda_tag(session_id), _zoom_instant(zoom_time(starts_at))
+        params: dict[str, Any] = {"type": "scheduled", "page_size": LIST_PAGE_SIZE}
+        for _ in range(LIST_MAX_PAGES):
+            answer = await self._api("find", "GET", f"/users/{host}/meetings", params=params)
+            page = answer.json()
+            for listed in page.get("meetings") or []:
+                if listed.get("agenda") == tag and _zoom_instant(listed.get("start_time")) == start:
+                    held = await self._meeting("find.read", ProviderMeeting(str(listed["id"]), ""))
+                    log.info("zoom meeting found again", extra={"call": "find"})
+                    return ProviderMeeting(
+                        provider_ref=str(held["id"]),
+                        host_url=held["start_url"],
+                        passcode=held.get("password"),
+                    )
+            if not page.get("next_page_token"):
+                return None
+            params["next_page_token"] = page["next_page_token"]
+        raise ProviderUnavailable(
+            "Zoom's list of the host's meetings is too long to search", provider=PROVIDER
         )
 
     async def update(self, meeting: ProviderMeeting, change: RescheduleRequest) -> None:
@@ -250,7 +283,14 @@ class ZoomProvider:
         return held
 
     async def _api(
-        self, call: str, method: str, path: str, body: Any = None, *, resend: bool = True
+        self,
+        call: str,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        params: dict[str, Any] | None = None,
+        resend: bool = True,
     ) -> httpx.Response:
         """One API call with a valid token: a token Zoom calls expired is renewed once."""
         url = self.api_url + path
@@ -258,7 +298,13 @@ class ZoomProvider:
             token = await self.tokens.get(self._token_key, self._fetch_token, self.clock)
             headers = {"Authorization": f"Bearer {token}"}
             send = partial(
-                self.http.request, method, url, json=body, headers=headers, timeout=self.timeout
+                self.http.request,
+                method,
+                url,
+                json=body,
+                params=params,
+                headers=headers,
+                timeout=self.timeout,
             )
             answer = await self._with_retries(call, send, resend=resend)
             if answer.is_success:
