@@ -22,6 +22,12 @@ class Notification(NotificationsTable, table=True):
     idempotency_key: str = Field(max_length=200, unique=True)
     event: str = Field(max_length=50)
     data: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    # A scheduled notification (a reminder, a follow-up) is not delivered, nor shown in anyone's
+    # inbox, before this time; None means at once.
+    deliver_after: datetime | None = None
+    # Set when a scheduled notification is called off (its session was cancelled or moved): its
+    # pending deliveries become `cancelled` and it leaves the inboxes.
+    cancelled_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -39,6 +45,7 @@ class Delivery(NotificationsTable, table=True):
     address: str = Field(max_length=320)
     locale: str = Field(max_length=5)
     timezone: str = Field(max_length=64)
+    # pending -> sent | dead (given up after the channel's last try) | cancelled (called off)
     status: str = Field(default="pending", max_length=20, index=True)
     attempts: int = 0
     next_attempt_at: datetime = Field(default_factory=utcnow, index=True)

@@ -42,6 +42,7 @@ async def accept(*, db: AsyncSession, request: NotificationRequest) -> Notificat
         idempotency_key=request.idempotency_key,
         event=request.event.value,
         data=request.data,
+        deliver_after=request.deliver_after,
     )
     db.add(notification)
     await db.flush()
