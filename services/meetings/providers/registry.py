@@ -1,9 +1,10 @@
 """Which adapter serves a session's provider, built per call from the school's account.
 
 Jitsi works for every school on the default server; Zoom and Google Meet need the school's
-account (PUT /v1/school/providers/...). Each adapter is wrapped in its provider's circuit
-breaker: after repeated "unavailable" answers, calls fail at once for a while instead of
-piling up on a provider that is down (a school's own bad credentials do not trip it).
+account (PUT /v1/school/providers/...). Each adapter is wrapped in a circuit breaker of its
+school and provider: after repeated "unavailable" answers, calls fail at once for a while
+instead of piling up on a provider that is down (a school's own bad credentials do not trip it,
+and one school's failing account or server does not stop the others).
 """
 
 from __future__ import annotations
@@ -115,7 +116,9 @@ class ProviderRegistry:
         )
         self.zoom_tokens = ZoomTokenCache()
         self.zoom_retry = RetryPolicy()
-        self.breakers = {p: CircuitBreaker() for p in Provider}
+        # Per school and provider: the fault is most often in one school's account or server
+        # (a revoked Zoom app, a self-hosted Jitsi down), and must not stop the other schools.
+        self.breakers: dict[tuple[Provider, uuid.UUID], CircuitBreaker] = {}
 
     async def aclose(self) -> None:
         await self.http.aclose()
@@ -128,7 +131,8 @@ class ProviderRegistry:
                 db=db, box=self.box, school_id=school_id, provider=provider
             )
         adapter = self._adapter(provider, account, host_email)
-        return Guarded(adapter, self.breakers[provider], provider)
+        breaker = self.breakers.setdefault((provider, school_id), CircuitBreaker())
+        return Guarded(adapter, breaker, provider)
 
     def _adapter(self, provider: Provider, account: Any, host_email: str | None) -> Any:
         settings = self.settings
