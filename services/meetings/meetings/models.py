@@ -33,7 +33,8 @@ class Meeting(MeetingsTable, table=True):
     request_hash: str = Field(max_length=64)
     provider: str = Field(max_length=20)
     status: str = Field(default=MeetingStatus.creating, max_length=20)
-    provider_ref: str | None = Field(default=None, max_length=200)
+    # Indexed: Zoom's webhooks name the meeting by it.
+    provider_ref: str | None = Field(default=None, max_length=200, index=True)
     # 8x8 JaaS host links carry a signed token: over 1,500 characters with a 4096-bit key.
     host_url: str | None = Field(default=None, max_length=4096)
     passcode: str | None = Field(default=None, max_length=50)
