@@ -27,7 +27,6 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from email.utils import parsedate_to_datetime
 from functools import partial
 from typing import Any
 from urllib.parse import quote
@@ -42,16 +41,28 @@ from services.meetings.providers.errors import (
     ProviderCallUncertain,
     ProviderError,
     ProviderMeetingGone,
-    ProviderMeetingInProgress,
     ProviderRefused,
     ProviderUnavailable,
+)
+from services.meetings.providers.zoom_answers import (
+    CREDENTIALS_REFUSED,
+    DAILY_LIMIT,
+    PROVIDER,
+    TOKEN_EXPIRED,
+    daily_limit,
+    gave_up,
+    has_meeting,
+    refusal,
+    seconds_until,
+    unreachable,
+    zoom_code,
+    zoom_instant,
 )
 from shared.contracts.meetings import ProvisionRequest, RescheduleRequest
 from shared.timeutil import as_utc
 
 log = logging.getLogger("lingkar.meetings.zoom")
 
-PROVIDER = "zoom"
 ZOOM_TIME = "%Y-%m-%dT%H:%M:%SZ"
 TOKEN_RENEW_BEFORE_EXPIRY = 300.0
 TOPIC_MAX = 200
@@ -61,28 +72,6 @@ LIST_MAX_PAGES = 20
 PASSCODE_LENGTH = 10
 PASSCODE_ALPHABET = string.ascii_letters + string.digits
 MEMBER_EMAIL_DOMAIN = "members.lingkar.invalid"  # `.invalid` never delivers (RFC 2606)
-
-# Zoom's own error codes (the `code` of its JSON error body).
-TOKEN_EXPIRED = 124
-VALIDATION_FAILED = 300
-USER_NOT_FOUND = 1001
-MEETING_NOT_FOUND = 3001
-MEETING_IN_PROGRESS = 3002
-NOT_MEETING_HOST = 3003
-MISSING_SCOPE = 4711
-
-CREDENTIALS_REFUSED = (
-    "the Zoom app credentials were refused: check the account ID, client ID and client secret "
-    "of the school's Zoom Server-to-Server OAuth app"
-)
-STILL_EXPIRED = (
-    "Zoom refused a new access token of the school's Zoom app as expired; check that the app "
-    "is activated and that this server's clock is right"
-)
-DAILY_LIMIT = (
-    "the Zoom host user has reached Zoom's limit of 100 meetings created or changed a day; "
-    "it resets at 00:00 UTC (07:00 WIB). Try again then, or set another Zoom host user"
-)
 
 MEETING_SETTINGS: dict[str, Any] = {
     "waiting_room": True,
@@ -217,13 +206,13 @@ class ZoomProvider:
         host's scheduled meetings are listed (List meetings, `type=scheduled`, 300 a page) and
         matched on the agenda tag and the start time `create` wrote."""
         host = quote(self.account.host_user, safe="@")
-        tag, start = agenda_tag(session_id), _zoom_instant(zoom_time(starts_at))
+        tag, start = agenda_tag(session_id), zoom_instant(zoom_time(starts_at))
         params: dict[str, Any] = {"type": "scheduled", "page_size": LIST_PAGE_SIZE}
         for _ in range(LIST_MAX_PAGES):
             answer = await self._api("find", "GET", f"/users/{host}/meetings", params=params)
             page = answer.json()
             for listed in page.get("meetings") or []:
-                if listed.get("agenda") == tag and _zoom_instant(listed.get("start_time")) == start:
+                if listed.get("agenda") == tag and zoom_instant(listed.get("start_time")) == start:
                     held = await self._meeting("find.read", ProviderMeeting(str(listed["id"]), ""))
                     log.info("zoom meeting found again", extra={"call": "find"})
                     return ProviderMeeting(
@@ -248,7 +237,7 @@ class ZoomProvider:
         }
         await self._api("update", "PATCH", f"/meetings/{meeting.provider_ref}", body)
         held = await self._meeting("update.verify", meeting)
-        if _zoom_instant(held.get("start_time")) != _zoom_instant(start):
+        if zoom_instant(held.get("start_time")) != zoom_instant(start):
             raise ProviderError("Zoom did not keep the new time of the meeting", provider=PROVIDER)
 
     async def delete(self, meeting: ProviderMeeting) -> None:
@@ -309,10 +298,10 @@ class ZoomProvider:
             answer = await self._with_retries(call, send, resend=resend)
             if answer.is_success:
                 return answer
-            if answer.status_code == 401 and _zoom_code(answer) == TOKEN_EXPIRED and not renewed:
+            if answer.status_code == 401 and zoom_code(answer) == TOKEN_EXPIRED and not renewed:
                 self.tokens.drop(self._token_key, token)
                 continue
-            raise _refusal(call, answer)
+            raise refusal(call, answer)
         raise AssertionError("unreachable")
 
     async def _fetch_token(self) -> tuple[str, float]:
@@ -351,12 +340,12 @@ class ZoomProvider:
                 answer = await send()
             except httpx.TransportError as exc:
                 log.warning("zoom call failed", extra={"call": call, "error": type(exc).__name__})
-                reason = _unreachable(call, exc, resend=resend)
+                reason = unreachable(call, exc, resend=resend)
                 if last:
                     raise ProviderUnavailable(reason, provider=PROVIDER) from exc
                 await self.sleep(self._backoff(attempt))
                 continue
-            code = _zoom_code(answer)
+            code = zoom_code(answer)
             log.info(
                 "zoom call", extra={"call": call, "status": answer.status_code, "zoom_code": code}
             )
@@ -364,7 +353,7 @@ class ZoomProvider:
             if wait is None:
                 return answer
             if last:
-                raise ProviderUnavailable(_gave_up(call, answer), provider=PROVIDER)
+                raise ProviderUnavailable(gave_up(call, answer), provider=PROVIDER)
             await self.sleep(wait)
         raise AssertionError("unreachable")
 
@@ -374,12 +363,12 @@ class ZoomProvider:
         """How long to wait before sending again, or None when this answer is final."""
         status = answer.status_code
         if status == 429:
-            if _daily_limit(answer):
+            if daily_limit(answer):
                 raise ProviderUnavailable(DAILY_LIMIT, provider=PROVIDER)
             return self._retry_after(answer, attempt)
         if status < 500:
             return None
-        if not resend and (status == 504 or _has_meeting(answer)):
+        if not resend and (status == 504 or has_meeting(answer)):
             # A gateway that timed out, or an answer with a meeting in it: it may exist.
             raise ProviderCallUncertain(
                 f"Zoom answered the {call} with {status}; the meeting may exist",
@@ -389,7 +378,7 @@ class ZoomProvider:
 
     def _retry_after(self, answer: httpx.Response, attempt: int) -> float:
         value = answer.headers.get("Retry-After")
-        wait = _seconds_until(value, self.clock()) if value else None
+        wait = seconds_until(value, self.clock()) if value else None
         if wait is None:
             return self._backoff(attempt)
         if wait > self.retry.max_wait:
@@ -400,115 +389,3 @@ class ZoomProvider:
     def _backoff(self, attempt: int) -> float:
         base = min(self.retry.max_wait, self.retry.first_backoff * 2**attempt)
         return base / 2 + random.uniform(0, base / 2)  # noqa: S311 - jitter, not security
-
-
-def _zoom_code(answer: httpx.Response) -> int | None:
-    try:
-        code = answer.json().get("code")
-    except (ValueError, AttributeError):
-        return None
-    return code if isinstance(code, int) else None
-
-
-def _zoom_message(answer: httpx.Response) -> str:
-    try:
-        message = answer.json().get("message")
-    except (ValueError, AttributeError):
-        return ""
-    return str(message or "")[:200]
-
-
-def _zoom_instant(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return as_utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
-    except ValueError:
-        return None
-
-
-def _daily_limit(answer: httpx.Response) -> bool:
-    kind = answer.headers.get("X-RateLimit-Type", "")
-    return "daily" in kind.lower() or "daily rate limit" in _zoom_message(answer).lower()
-
-
-def _has_meeting(answer: httpx.Response) -> bool:
-    try:
-        return "id" in answer.json()
-    except (ValueError, AttributeError):
-        return False
-
-
-def _seconds_until(value: str, now: float) -> float | None:
-    """`Retry-After` as seconds, an HTTP date or (as Zoom sometimes sends) an ISO timestamp."""
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        moment: datetime | None = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        moment = _zoom_instant(value)
-    return None if moment is None else max(0.0, as_utc(moment).timestamp() - now)
-
-
-def _unreachable(call: str, exc: httpx.TransportError, *, resend: bool) -> str:
-    """Why Zoom could not be reached; raises when the request may have arrived and must not
-    be sent again. Connecting failed means nothing was sent."""
-    if not resend and not isinstance(
-        exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout
-    ):
-        raise ProviderCallUncertain(
-            f"Zoom did not answer the {call} in time ({type(exc).__name__}); "
-            "the meeting may or may not exist",
-            provider=PROVIDER,
-        ) from exc
-    return f"Zoom could not be reached for the {call} ({type(exc).__name__})"
-
-
-def _gave_up(call: str, answer: httpx.Response) -> str:
-    if answer.status_code == 429:
-        return f"Zoom kept asking us to slow down; the {call} was not done"
-    return f"Zoom kept failing the {call} (HTTP {answer.status_code})"
-
-
-# Zoom's final "no" per code, in words a school admin can act on; `{zoom}` is Zoom's message.
-_REFUSALS: dict[int, tuple[type[ProviderError], str]] = {
-    MEETING_NOT_FOUND: (
-        ProviderMeetingGone,
-        "the Zoom meeting no longer exists (was it deleted in Zoom?)",
-    ),
-    MEETING_IN_PROGRESS: (
-        ProviderMeetingInProgress,
-        "the Zoom meeting is in progress; end it in Zoom first",
-    ),
-    NOT_MEETING_HOST: (
-        ProviderRefused,
-        "the Zoom host user in the school's settings is not this meeting's host "
-        "(was the host user changed?)",
-    ),
-    USER_NOT_FOUND: (
-        ProviderRefused,
-        "the Zoom host user in the school's settings does not exist in that Zoom account",
-    ),
-    MISSING_SCOPE: (
-        ProviderRefused,
-        "the school's Zoom app lacks a permission (scope) it needs: {zoom}",
-    ),
-    VALIDATION_FAILED: (ProviderError, "Zoom refused the meeting's details: {zoom}"),
-}
-
-
-def _refusal(call: str, answer: httpx.Response) -> ProviderError:
-    code, status = _zoom_code(answer), answer.status_code
-    if status == 401 and code == TOKEN_EXPIRED:
-        return ProviderRefused(STILL_EXPIRED, provider=PROVIDER, zoom_code=code)
-    if status == 401:
-        return ProviderRefused(CREDENTIALS_REFUSED, provider=PROVIDER, zoom_code=code)
-    if code in _REFUSALS:
-        error, message = _REFUSALS[code]
-        return error(message.format(zoom=_zoom_message(answer)), provider=PROVIDER, zoom_code=code)
-    return ProviderError(
-        f"Zoom refused the {call} (HTTP {status}, code {code})", provider=PROVIDER, zoom_code=code
-    )
