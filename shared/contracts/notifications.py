@@ -16,7 +16,8 @@ class Event(StrEnum):
     # consent_url, expires_at
     consent_requested = "consent_requested"
     # session_title, scheduled_start (ISO, UTC), duration_minutes, provider, host_url,
-    # passcode, cleared_members: [names]
+    # passcode, cleared_members: [names]; moved_from (the chosen provider) when the meeting
+    # moved to the fallback because the chosen one was down
     meeting_provisioned_host = "meeting_provisioned_host"
     # session_title, scheduled_start, duration_minutes, provider, join_url (the gated link)
     meeting_provisioned_member = "meeting_provisioned_member"

@@ -15,9 +15,16 @@ import respx
 from fastapi import FastAPI
 
 from services.meetings.providers.zoom import RetryPolicy
+from services.notifications.notifications.templates import render
 from shared.service_client import ServiceClient
 from tests.api.test_provisioning_races import settle
-from tests.factories import COMPLETE_PLAN, SchoolKit, follow_host_link, grant_consent
+from tests.factories import (
+    COMPLETE_PLAN,
+    SchoolKit,
+    follow_host_link,
+    grant_consent,
+    notifications_about,
+)
 
 ZOOM_TOKEN = "zoom-access-token-abc"
 START_URL = "https://us02web.zoom.us/s/85746065432?zak=host-secret-zak"
@@ -195,6 +202,14 @@ async def test_zoom_down_moves_the_meeting_to_the_fallback_every_consent_named(
     assert view["provider"] == "jitsi"
     history = await zoom_school.get(f"/v1/sessions/{session['id']}/history")
     assert ("meeting", "zoom", "jitsi") in [(h["kind"], h["from"], h["to"]) for h in history]
+    # The counselor is told where the meeting is now, and why.
+    told = await notifications_about(apps["notifications"], session["id"])
+    [host] = [data for event, data, _ in told if event == "meeting_provisioned_host"]
+    assert (host["provider"], host["moved_from"]) == ("jitsi", "zoom")
+    words = render(
+        "meeting_provisioned_host", host, name="Bu Rina", locale="id", timezone="Asia/Jakarta"
+    )
+    assert "Platform: Jitsi Meet (Zoom tidak dapat dihubungi" in words.text
 
 
 async def test_no_fallback_without_consent_naming_it(

@@ -30,11 +30,16 @@ def recipient(user: User) -> Recipient:
 
 
 def session_data(session: GuidanceSession, **extra: Any) -> dict[str, Any]:
+    # Where the meeting is: the chosen platform, or the fallback it moved to when the chosen
+    # one was down (and then people are told which one was down).
+    provider = session.meeting_provider or session.platform
+    moved = {"moved_from": session.platform} if provider != session.platform else {}
     return {
         "session_title": session.title,
         "scheduled_start": as_utc(session.scheduled_start).isoformat(),
         "duration_minutes": session.duration_minutes,
-        "provider": session.platform,
+        "provider": provider,
+        **moved,
         **extra,
     }
 

@@ -75,7 +75,7 @@ TEXTS: dict[str, dict[str, dict[str, str]]] = {
         "id": {
             "subject": "Tautan pertemuan: {title}",
             "body": 'Halo {name},\n\nPertemuan untuk sesi bimbingan kelompok "{title}" sudah '
-            "siap.\n\nWaktu: {when} ({minutes} menit)\nPlatform: {provider}\n"
+            "siap.\n\nWaktu: {when} ({minutes} menit)\nPlatform: {provider}{moved_line}\n"
             "Tautan Anda sebagai pemimpin kelompok: {link}\n{passcode_line}\n"
             "Tautan ini hanya untuk Anda; anggota kelompok menerima tautan masing-masing "
             "setelah persetujuan mereka tercatat.{members_line}",
@@ -85,7 +85,7 @@ TEXTS: dict[str, dict[str, dict[str, str]]] = {
             "subject": "Meeting link: {title}",
             "body": "Hello {name},\n\n"
             'The meeting for the group guidance session "{title}" is ready.\n\n'
-            "Time: {when} ({minutes} minutes)\nPlatform: {provider}\n"
+            "Time: {when} ({minutes} minutes)\nPlatform: {provider}{moved_line}\n"
             "Your link as group leader: {link}\n{passcode_line}\n"
             "This link is for you only; members receive their own links once their consent "
             "is recorded.{members_line}",
@@ -185,6 +185,8 @@ TEXTS: dict[str, dict[str, dict[str, str]]] = {
 WORDS = {
     "id": {
         "passcode": "Kode sandi: {0}",
+        "moved": " ({0} tidak dapat dihubungi, jadi pertemuan dipindahkan ke platform cadangan "
+        "yang disetujui semua anggota)",
         "members": "\nAnggota yang sudah siap: {0}",
         "blocked": "\n\nSesi kini terhambat karena: {0}",
         "link": "\nTautan: {0}",
@@ -198,6 +200,8 @@ WORDS = {
     },
     "en": {
         "passcode": "Passcode: {0}",
+        "moved": " ({0} could not be reached, so the meeting moved to the fallback platform "
+        "every member agreed to)",
         "members": "\nMembers ready: {0}",
         "blocked": "\n\nThe session is now blocked: {0}",
         "link": "\nLink: {0}",
@@ -210,6 +214,10 @@ WORDS = {
     },
 }
 PROVIDER_NAMES = {"jitsi": "Jitsi Meet", "zoom": "Zoom", "google_meet": "Google Meet"}
+
+
+def _provider_name(provider: Any) -> str:
+    return PROVIDER_NAMES.get(str(provider), str(provider))
 
 
 def _values(data: dict[str, Any], *, name: str, locale: str, timezone: str) -> dict[str, str]:
@@ -225,7 +233,10 @@ def _values(data: dict[str, Any], *, name: str, locale: str, timezone: str) -> d
         if data.get("scheduled_start")
         else words["none"],
         "minutes": str(data.get("duration_minutes", "")),
-        "provider": PROVIDER_NAMES.get(str(data.get("provider")), str(data.get("provider"))),
+        "provider": _provider_name(data.get("provider")),
+        "moved_line": words["moved"].format(_provider_name(data["moved_from"]))
+        if data.get("moved_from")
+        else "",
         "link": link,
         "passcode_line": words["passcode"].format(data["passcode"]) if data.get("passcode") else "",
         "members_line": words["members"].format(members) if data.get("cleared_members") else "",
