@@ -21,6 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.meetings.meetings.models import Meeting
 from services.meetings.participants.models import Participant
+from shared.timeutil import as_utc
 from tests.api.test_gate import adult_session, ready_to_provision
 from tests.factories import COMPLETE_PLAN, SchoolKit, eventually, grant_consent
 
@@ -35,13 +36,33 @@ async def live_meetings(apps: dict[str, FastAPI], session_id: str) -> list[Meeti
     return [m for m in await meetings_of(apps, session_id) if m.status != "cancelled"]
 
 
-async def settle(apps: dict[str, FastAPI]) -> None:
+async def settle(apps: dict[str, FastAPI], seconds: float = 15.0) -> None:
+    """Deliver the api's outbox until nothing is due and nothing is in flight.
+
+    The app's own background relay may hold a message mid-call when we look (on a loaded
+    machine, for a while): an empty drain alone does not mean the work is done.
+    """
     relay = apps["api"].state.outbox_relay
-    for _ in range(30):
-        if not await relay.drain_once():
-            await asyncio.sleep(0.05)
-            if not await relay.drain_once():
-                return
+    give_up = asyncio.get_running_loop().time() + seconds
+    while asyncio.get_running_loop().time() < give_up:
+        if await relay.drain_once():
+            continue
+        if not await _outbox_busy(apps):
+            return
+        await asyncio.sleep(0.05)
+
+
+async def _outbox_busy(apps: dict[str, FastAPI]) -> bool:
+    """Whether a pending message is due now or leased by a relay."""
+    from services.api.outbox.models import OutboxMessage
+
+    now = datetime.now(UTC)
+    async with AsyncSession(apps["api"].state.engine) as db:
+        pending = await db.exec(select(OutboxMessage).where(OutboxMessage.status == "pending"))
+        return any(
+            as_utc(m.next_attempt_at) <= now or (m.locked_until and as_utc(m.locked_until) > now)
+            for m in pending.all()
+        )
 
 
 @contextmanager
