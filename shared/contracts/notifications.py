@@ -72,8 +72,8 @@ class InboxItem(BaseModel):
     id: UUID
     event: Event
     session_id: UUID | None = None
-    title: str
-    text: str
+    title: str = Field(examples=["Mohon persetujuan: Mengelola stres menjelang ujian"])
+    text: str = Field(description="The message as the email says it, in the reader's language")
     # When it reached the inbox: its scheduled time, or when it was sent.
     at: AwareDatetime
     read_at: AwareDatetime | None = None
@@ -82,7 +82,7 @@ class InboxItem(BaseModel):
 class InboxPage(BaseModel):
     items: list[InboxItem]
     next_cursor: str | None = None
-    unread_count: int
+    unread_count: int = Field(examples=[3])
 
 
 class InboxRead(BaseModel):
@@ -94,9 +94,10 @@ class InboxRead(BaseModel):
 
 class AttemptOut(BaseModel):
     at: AwareDatetime
-    # sent | failed (to be retried) | dead (given up)
-    outcome: str
-    error: str | None = None
+    outcome: str = Field(
+        examples=["failed"], description="sent | failed (to be retried) | dead (given up)"
+    )
+    error: str | None = Field(default=None, examples=["SMTPConnectError"])
 
 
 class DeliveryOut(BaseModel):
@@ -105,11 +106,12 @@ class DeliveryOut(BaseModel):
     id: UUID
     person_id: UUID
     person_name: str
-    channel: str
-    address: str
-    # pending | sent | dead | cancelled (and whatever states channels add)
-    status: str
-    attempts: int
+    channel: str = Field(examples=["email"])
+    address: str = Field(examples=["s***@sekolah.sch.id", "+62***123"], description="Masked")
+    status: str = Field(
+        examples=["sent"], description="pending | sent | dead | cancelled (and channels' states)"
+    )
+    attempts: int = Field(description="Every try made, those before a retry included")
     last_error: str | None = None
     sent_at: AwareDatetime | None = None
     history: list[AttemptOut] = Field(default_factory=list)

@@ -303,3 +303,16 @@ async def test_an_admin_client_acting_as_nobody_has_no_inbox(
     answer = await api.get("/v1/me/inbox", headers=school.auth)
     assert answer.status_code == 403, answer.text
     assert "act as one of the school's users" in answer.json()["detail"]
+
+
+async def test_the_internal_inbox_routes_want_a_service_token(
+    school: SchoolKit, notifications: httpx.AsyncClient, accept: Accept
+) -> None:
+    eka = await person(school)
+    await tell(accept, school, eka)
+    base = f"/internal/v1/schools/{school.school_id}/people/{eka.user['id']}/inbox"
+    for method, path in (("GET", base), ("POST", f"{base}/read-all")):
+        answer = await notifications.request(method, path, headers=eka.auth)
+        assert answer.status_code == 401, answer.text
+    dead = f"/internal/v1/schools/{school.school_id}/deliveries/dead"
+    assert (await notifications.get(dead)).status_code == 401
