@@ -54,20 +54,20 @@ async def _history(
     return found
 
 
-def _delivery_out(delivery: Delivery, history: list[AttemptOut]) -> dict[str, object]:
-    return {
-        "id": delivery.id,
-        "person_id": delivery.person_id,
-        "person_name": delivery.person_name,
-        "channel": delivery.channel,
-        "address": mask_address(delivery.address),
-        "status": delivery.status,
+def _delivery_out(delivery: Delivery, history: list[AttemptOut]) -> DeliveryOut:
+    return DeliveryOut(
+        id=delivery.id,
+        person_id=delivery.person_id,
+        person_name=delivery.person_name,
+        channel=delivery.channel,
+        address=mask_address(delivery.address),
+        status=delivery.status,
         # Every try ever made, a re-sent dead letter's earlier ones included.
-        "attempts": len(history),
-        "last_error": plain_error(delivery.last_error),
-        "sent_at": as_utc(delivery.sent_at) if delivery.sent_at else None,
-        "history": history,
-    }
+        attempts=len(history),
+        last_error=plain_error(delivery.last_error),
+        sent_at=as_utc(delivery.sent_at) if delivery.sent_at else None,
+        history=history,
+    )
 
 
 async def session_page(
@@ -83,19 +83,7 @@ async def session_page(
         .limit(query.limit + 1)
     )
     shown, next_cursor = cursors.next_page(rows.all(), query.limit, lambda r: (r.created_at, r.id))
-    deliveries = (
-        await db.exec(
-            select(Delivery)
-            .where(col(Delivery.notification_id).in_([x.id for x in shown]))
-            .order_by(col(Delivery.person_name), col(Delivery.id))
-        )
-    ).all()
-    history = await _history(db, deliveries)
-    by_notification: dict[uuid.UUID, list[DeliveryOut]] = defaultdict(list)
-    for d in deliveries:
-        by_notification[d.notification_id].append(
-            DeliveryOut.model_validate(_delivery_out(d, history[d.id]))
-        )
+    deliveries = await _deliveries_of(db, shown)
     items = [
         SessionNotification(
             id=x.id,
@@ -103,11 +91,27 @@ async def session_page(
             created_at=as_utc(x.created_at),
             deliver_after=as_utc(x.deliver_after) if x.deliver_after else None,
             cancelled_at=as_utc(x.cancelled_at) if x.cancelled_at else None,
-            deliveries=by_notification[x.id],
+            deliveries=deliveries[x.id],
         )
         for x in shown
     ]
     return SessionNotificationPage(items=items, next_cursor=next_cursor)
+
+
+async def _deliveries_of(
+    db: AsyncSession, notifications: Sequence[Notification]
+) -> dict[uuid.UUID, list[DeliveryOut]]:
+    rows = await db.exec(
+        select(Delivery)
+        .where(col(Delivery.notification_id).in_([n.id for n in notifications]))
+        .order_by(col(Delivery.person_name), col(Delivery.id))
+    )
+    deliveries = rows.all()
+    history = await _history(db, deliveries)
+    found: dict[uuid.UUID, list[DeliveryOut]] = defaultdict(list)
+    for d in deliveries:
+        found[d.notification_id].append(_delivery_out(d, history[d.id]))
+    return found
 
 
 async def dead_page(*, db: AsyncSession, school_id: uuid.UUID, query: PageQuery) -> DeadLetterPage:
@@ -132,14 +136,12 @@ async def dead_page(*, db: AsyncSession, school_id: uuid.UUID, query: PageQuery)
 def _dead_letter(
     delivery: Delivery, notification: Notification, history: list[AttemptOut]
 ) -> DeadLetter:
-    return DeadLetter.model_validate(
-        {
-            **_delivery_out(delivery, history),
-            "notification_id": notification.id,
-            "event": notification.event,
-            "session_id": notification.session_id,
-            "created_at": as_utc(delivery.created_at),
-        }
+    return DeadLetter(
+        **dict(_delivery_out(delivery, history)),
+        notification_id=notification.id,
+        event=notification.event,
+        session_id=notification.session_id,
+        created_at=as_utc(delivery.created_at),
     )
 
 
