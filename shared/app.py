@@ -93,6 +93,8 @@ def _operations_router() -> APIRouter:
 
     @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
     async def metrics(request: Request) -> Response:
+        for refresh in request.app.state.metrics.refreshers:
+            await refresh()
         registry = request.app.state.metrics.registry
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 

@@ -12,6 +12,7 @@ import logging
 import sys
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
@@ -103,6 +104,8 @@ class Metrics:
             registry=self.registry,
         )
         self.service = service
+        # Run before each scrape: a service's collectors that read their numbers from a database.
+        self.refreshers: list[Callable[[], Awaitable[None]]] = []
 
 
 class RequestContextMiddleware:

@@ -53,3 +53,10 @@ def ensure_may_run_session(principal: Principal, *, counselor_id: uuid.UUID) -> 
     if principal.role == Role.counselor and principal.user_id == counselor_id:
         return
     raise Forbidden("only the session's counselor or a school admin may change it")
+
+
+def own_person(principal: Principal) -> uuid.UUID:
+    """The person acting; only a user (directly, or through the token exchange) has an inbox."""
+    if principal.user_id is None:
+        raise Forbidden("only a person has an inbox: act as one of the school's users")
+    return principal.user_id

@@ -17,6 +17,7 @@ from services.api.consent.router import router as consent_router
 from services.api.consent.school_router import router as school_texts_router
 from services.api.consent.tokens import ConsentTokens
 from services.api.groups.router import router as groups_router
+from services.api.notifications.router import router as notifications_router
 from services.api.outbox.relay import OutboxRelay
 from services.api.privacy.router import router as privacy_router
 from services.api.providers.router import router as providers_router
@@ -78,6 +79,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             privacy_router,
             providers_router,
             record_router,
+            notifications_router,
             internal_router,
         ],
         on_startup=on_startup,

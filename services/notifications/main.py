@@ -6,6 +6,9 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from services.notifications.deliveries.metrics import DeliveryMetrics
+from services.notifications.deliveries.router import router as deliveries_router
+from services.notifications.inbox.router import router as inbox_router
 from services.notifications.notifications.router import router as notifications_router
 from services.notifications.settings import NotificationsSettings
 from shared.app import build_service_app
@@ -15,11 +18,15 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
     settings = settings or NotificationsSettings()
-    return build_service_app(
+    app = build_service_app(
         settings,
         database_url=settings.db_url,
         migrations_dir=MIGRATIONS,
-        routers=[notifications_router],
+        routers=[notifications_router, inbox_router, deliveries_router],
         title="Lingkar notifications",
         version="1.0.0",
     )
+    delivery_metrics = DeliveryMetrics(app.state.engine)
+    app.state.metrics.registry.register(delivery_metrics)
+    app.state.metrics.refreshers.append(delivery_metrics.refresh)
+    return app

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.notifications.channels import CHANNELS, Channel, DeliveryFailed, Outgoing
+from services.notifications.deliveries.service import attempt_of
 from services.notifications.main import MIGRATIONS
 from services.notifications.notifications.models import Delivery, Notification
 from services.notifications.notifications.templates import render
@@ -88,6 +89,7 @@ class Worker:
                 delivery.locked_until, delivery.last_error = None, None
             delivery.attempts += 1
             db.add(delivery)
+            db.add(attempt_of(delivery))
             await db.commit()
 
     async def _send(self, channel: Channel, delivery: Delivery, notification: Notification) -> None:

@@ -61,3 +61,96 @@ class NotificationAccepted(BaseModel):
     id: UUID
     status: str
     deliveries: int
+
+
+# What the notifications service answers about what it holds; the api passes these on as they are.
+PAGE_LIMIT_MAX = 100
+
+
+class InboxItem(BaseModel):
+    """One notification in a person's in-app inbox, in their language and time zone."""
+
+    id: UUID
+    event: Event
+    session_id: UUID | None = None
+    title: str = Field(examples=["Mohon persetujuan: Mengelola stres menjelang ujian"])
+    text: str = Field(description="The message as the email says it, in the reader's language")
+    # When it reached the inbox: its scheduled time, or when it was sent.
+    at: AwareDatetime
+    read_at: AwareDatetime | None = None
+
+
+class InboxPage(BaseModel):
+    items: list[InboxItem]
+    next_cursor: str | None = None
+    unread_count: int = Field(examples=[3])
+
+
+class InboxRead(BaseModel):
+    """After marking read: how many items changed, and how many are still unread."""
+
+    marked: int
+    unread_count: int
+
+
+class AttemptOut(BaseModel):
+    at: AwareDatetime
+    outcome: str = Field(
+        examples=["failed"], description="sent | failed (to be retried) | dead (given up)"
+    )
+    error: str | None = Field(default=None, examples=["SMTPConnectError"])
+
+
+class DeliveryOut(BaseModel):
+    """One message to one person on one channel; the address is masked, errors carry no secret."""
+
+    id: UUID
+    person_id: UUID
+    person_name: str
+    channel: str = Field(examples=["email"])
+    address: str = Field(examples=["s***@sekolah.sch.id", "+62***123"], description="Masked")
+    status: str = Field(
+        examples=["sent"], description="pending | sent | dead | cancelled (and channels' states)"
+    )
+    attempts: int = Field(description="Every try made, those before a retry included")
+    last_error: str | None = None
+    sent_at: AwareDatetime | None = None
+    history: list[AttemptOut] = Field(default_factory=list)
+
+
+class SessionNotification(BaseModel):
+    id: UUID
+    event: Event
+    created_at: AwareDatetime
+    deliver_after: AwareDatetime | None = None
+    cancelled_at: AwareDatetime | None = None
+    deliveries: list[DeliveryOut]
+
+
+class SessionNotificationPage(BaseModel):
+    items: list[SessionNotification]
+    next_cursor: str | None = None
+
+
+class DeadLetter(DeliveryOut):
+    """A delivery that gave up, with what it was about."""
+
+    notification_id: UUID
+    event: Event
+    session_id: UUID | None = None
+    created_at: AwareDatetime
+
+
+class DeadLetterPage(BaseModel):
+    items: list[DeadLetter]
+    next_cursor: str | None = None
+
+
+class PageQuery(BaseModel):
+    cursor: str | None = Field(default=None, max_length=500)
+    limit: int = Field(default=20, ge=1, le=PAGE_LIMIT_MAX)
+
+
+class InboxQuery(PageQuery):
+    # Only the items not read yet.
+    unread: bool = False

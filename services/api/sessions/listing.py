@@ -5,8 +5,6 @@ Order is (scheduled_start, id); the cursor is the last row's pair, opaque to cli
 
 from __future__ import annotations
 
-import base64
-import json
 import uuid
 from datetime import datetime
 
@@ -17,22 +15,16 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from services.api.auth.principal import Principal, Role
 from services.api.sessions.models import GuidanceSession, SessionParticipant
 from services.api.sessions.schemas import SessionFilters
-from shared.problems import InvalidInput
+from shared import cursors
 from shared.timeutil import as_utc
 
 
 def encode_cursor(session: GuidanceSession) -> str:
-    raw = json.dumps([as_utc(session.scheduled_start).isoformat(), str(session.id)])
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    return cursors.encode(session.scheduled_start, session.id)
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        start, session_id = json.loads(base64.urlsafe_b64decode(padded))
-        return as_utc(datetime.fromisoformat(start)), uuid.UUID(session_id)
-    except (ValueError, TypeError, AttributeError, OverflowError) as exc:
-        raise InvalidInput("cursor", "not a cursor this API gave out") from exc
+    return cursors.decode(cursor)
 
 
 async def page(

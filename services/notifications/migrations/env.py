@@ -1,4 +1,6 @@
 from services.notifications.db import NotificationsTable
+from services.notifications.deliveries import models as _deliveries  # noqa: F401
+from services.notifications.inbox import models as _inbox  # noqa: F401
 from services.notifications.notifications import models as _models  # noqa: F401
 from services.notifications.settings import NotificationsSettings
 from shared.migrations_env import run

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlmodel import func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.notifications.inbox import service as inbox
 from services.notifications.notifications.models import Delivery, Notification
 from shared.contracts.notifications import NotificationAccepted, NotificationRequest, Recipient
 from shared.problems import Conflict, InvalidInput
@@ -66,4 +67,5 @@ async def accept(*, db: AsyncSession, request: NotificationRequest) -> Notificat
         raise InvalidInput("recipients", "no recipient has a channel Lingkar can reach")
     db.add_all(deliveries)
     await db.flush()
+    await inbox.add_items(db=db, notification=notification, recipients=request.recipients)
     return NotificationAccepted(id=notification.id, status="accepted", deliveries=len(deliveries))
