@@ -1,6 +1,6 @@
 """the in-app inbox and the record of every delivery attempt
 
-Revision ID: n_inbox
+Revision ID: 0003
 Revises: 0002
 Create Date: 2026-12-01 19:50:00
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision: str = "n_inbox"
+revision: str = "0003"
 down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
