@@ -8,18 +8,22 @@ from fastapi import FastAPI
 
 from services.notifications.notifications.router import router as notifications_router
 from services.notifications.settings import NotificationsSettings
+from services.notifications.webhooks.router import router as webhooks_router
 from shared.app import build_service_app
+from shared.secret_box import SecretBox
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
     settings = settings or NotificationsSettings()
-    return build_service_app(
+    app = build_service_app(
         settings,
         database_url=settings.db_url,
         migrations_dir=MIGRATIONS,
-        routers=[notifications_router],
+        routers=[notifications_router, webhooks_router],
         title="Lingkar notifications",
         version="1.0.0",
     )
+    app.state.webhook_box = SecretBox(settings.webhook_secrets_key, what="the webhook secret")
+    return app

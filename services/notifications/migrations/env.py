@@ -1,6 +1,7 @@
 from services.notifications.db import NotificationsTable
 from services.notifications.notifications import models as _models  # noqa: F401
 from services.notifications.settings import NotificationsSettings
+from services.notifications.webhooks import models as _webhook_models  # noqa: F401
 from shared.migrations_env import run
 
 run(

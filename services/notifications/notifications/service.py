@@ -6,6 +6,7 @@ from sqlmodel import func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.notifications.notifications.models import Delivery, Notification
+from services.notifications.webhooks import service as webhooks_service
 from shared.contracts.notifications import NotificationAccepted, NotificationRequest, Recipient
 from shared.problems import Conflict, InvalidInput
 from shared.timeutil import utcnow
@@ -66,4 +67,7 @@ async def accept(*, db: AsyncSession, request: NotificationRequest) -> Notificat
         raise InvalidInput("recipients", "no recipient has a channel Lingkar can reach")
     db.add_all(deliveries)
     await db.flush()
+    await webhooks_service.announce(
+        db=db, notification=notification, recipient_ids=[r.person_id for r in request.recipients]
+    )
     return NotificationAccepted(id=notification.id, status="accepted", deliveries=len(deliveries))
