@@ -105,7 +105,7 @@ class WebhookSubscriptionOut(BaseModel):
 class WebhookSubscriptionWithSecret(WebhookSubscriptionOut):
     secret: str = Field(
         description="The signing secret (`whsec_` + base64), shown this once; keep it safe",
-        examples=["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"],
+        examples=["whsec_<base64 of 24 random bytes>"],
     )
 
 
