@@ -3,6 +3,7 @@ and are retried, held back or given up as the receiver answers."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import Callable
@@ -11,12 +12,15 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
+from sqlmodel.ext.asyncio.session import AsyncSession
 from standardwebhooks import Webhook, WebhookVerificationError
 
+from services.notifications.notifications.models import Notification
 from services.notifications.webhooks import delivery
 from services.notifications.webhooks.delivery import WebhookSender
-from shared.timeutil import as_utc
-from tests.factories import SchoolKit
+from services.notifications.worker import Worker
+from shared.timeutil import as_utc, utcnow
+from tests.factories import SchoolKit, eventually
 from tests.notifications.support import Accept, notification_body, recipient
 from tests.notifications.webhook_support import (
     Answer,
@@ -255,9 +259,7 @@ async def test_a_receiver_that_keeps_failing_is_tried_for_about_three_days_then_
     assert await sender.run_once() == 0
 
 
-async def test_jitter_spreads_the_retries_of_many_messages(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+async def test_jitter_spreads_the_retries_of_many_messages() -> None:
     waits = {delivery.retry_delay(3).total_seconds() for _ in range(50)}
     assert len(waits) > 40 and min(waits) >= 1800 * 0.8 and max(waits) <= 1800 * 1.2
     assert delivery.retry_delay(delivery.MAX_ATTEMPTS) is None
@@ -376,3 +378,51 @@ async def test_an_unsubscribed_endpoint_gets_nothing_more(
 
     assert await make_sender().run_once() == 0
     assert receiver.requests() == []
+
+
+async def test_a_called_off_notification_sends_no_webhook(
+    school: SchoolKit,
+    accept: Accept,
+    receiver: Receiver,
+    make_sender: Callable[..., WebhookSender],
+    apps: dict[str, FastAPI],
+) -> None:
+    made = await subscribe(school, receiver.url, ["session_cancelled"])
+    notification_id = await notify(accept, school, "session_cancelled", consent_data())
+    async with AsyncSession(apps["notifications"].state.engine) as db:
+        notification = await db.get(Notification, uuid.UUID(notification_id))
+        assert notification is not None
+        notification.cancelled_at = utcnow()  # as calling off a scheduled notification does
+        db.add(notification)
+        await db.commit()
+
+    await make_sender().run_once()
+
+    assert receiver.requests() == []
+    [message] = await messages_of(apps["notifications"], made["id"])
+    assert message.status == "cancelled"
+
+
+@pytest.mark.usefixtures("quiet_queue")  # its delivery loop runs too: only this test's mail
+async def test_the_worker_process_loop_sends_webhooks_beside_the_deliveries(
+    school: SchoolKit,
+    accept: Accept,
+    receiver: Receiver,
+    make_worker: Callable[..., Worker],
+) -> None:
+    made = await subscribe(school, receiver.url, ["session_cancelled"])
+    await notify(accept, school, "session_cancelled", consent_data())
+    worker = make_worker(webhook_allow_private_networks=True, worker_poll_seconds=0.05)
+    stop = asyncio.Event()
+    running = asyncio.create_task(worker.run(stop))
+    try:
+        await eventually(lambda: _got(receiver))
+    finally:
+        stop.set()
+        await asyncio.wait_for(running, timeout=5)
+    [request] = receiver.requests()
+    assert verified(made["secret"], request)["type"] == "session_cancelled"
+
+
+async def _got(receiver: Receiver) -> bool:
+    return bool(receiver.requests())
