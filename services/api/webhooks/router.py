@@ -4,9 +4,9 @@ notifications service keeps the subscriptions (secrets encrypted) and sends the 
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 
 from services.api.auth.deps import SchoolAdmin
 from services.api.webhooks import service
@@ -47,7 +47,7 @@ other answer is retried with jitter after 5 s, 5 min, 30 min, 2 h, 5 h, then eve
 about three days (`Retry-After` is honoured on 429, 502, 503, 504); **410 Gone disables the
 subscription** (`enabled: false` and `disabled_reason` on GET; PATCH `enabled: true` to resume).
 Redirects are not followed. URLs must resolve to public addresses."""
-_SUBSCRIPTION_ID: dict[int | str, dict[str, Any]] = {
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"description": "No such subscription in this school"}
 }
 
@@ -70,69 +70,52 @@ async def list_subscriptions(
     return await service.list_for(app_state=request.app.state, school_id=principal.tenant)
 
 
-@router.get("/{subscription_id}", response_model=WebhookSubscriptionOut, responses=_SUBSCRIPTION_ID)
-async def get_subscription(
+def _subscription(
     subscription_id: uuid.UUID, request: Request, principal: SchoolAdmin
-) -> WebhookSubscriptionOut:
+) -> service.SubscriptionRef:
+    return service.SubscriptionRef(request.app.state, principal.tenant, subscription_id)
+
+
+Subscription = Annotated[service.SubscriptionRef, Depends(_subscription)]
+
+
+@router.get("/{subscription_id}", response_model=WebhookSubscriptionOut, responses=_NOT_FOUND)
+async def get_subscription(ref: Subscription) -> WebhookSubscriptionOut:
     """One subscription, with `disabled_reason` if Lingkar stopped sending to it."""
-    return await service.get(
-        app_state=request.app.state, school_id=principal.tenant, subscription_id=subscription_id
-    )
+    return await service.get(ref=ref)
 
 
-@router.patch(
-    "/{subscription_id}", response_model=WebhookSubscriptionOut, responses=_SUBSCRIPTION_ID
-)
+@router.patch("/{subscription_id}", response_model=WebhookSubscriptionOut, responses=_NOT_FOUND)
 async def update_subscription(
-    subscription_id: uuid.UUID,
-    data: WebhookSubscriptionUpdate,
-    request: Request,
-    principal: SchoolAdmin,
+    ref: Subscription, data: WebhookSubscriptionUpdate
 ) -> WebhookSubscriptionOut:
     """Change `url`, `events`, `description` or `enabled`."""
-    return await service.update(
-        app_state=request.app.state,
-        school_id=principal.tenant,
-        subscription_id=subscription_id,
-        data=data,
-    )
+    return await service.update(ref=ref, data=data)
 
 
-@router.delete("/{subscription_id}", status_code=204, responses=_SUBSCRIPTION_ID)
-async def delete_subscription(
-    subscription_id: uuid.UUID, request: Request, principal: SchoolAdmin
-) -> Response:
+@router.delete("/{subscription_id}", status_code=204, responses=_NOT_FOUND)
+async def delete_subscription(ref: Subscription) -> Response:
     """Unsubscribe; events still on their way are dropped."""
-    await service.delete(
-        app_state=request.app.state, school_id=principal.tenant, subscription_id=subscription_id
-    )
+    await service.delete(ref=ref)
     return Response(status_code=204)
 
 
 @router.post(
     "/{subscription_id}/rotate-secret",
     response_model=WebhookSubscriptionWithSecret,
-    responses=_SUBSCRIPTION_ID,
+    responses=_NOT_FOUND,
 )
-async def rotate_secret(
-    subscription_id: uuid.UUID, request: Request, principal: SchoolAdmin
-) -> WebhookSubscriptionWithSecret:
+async def rotate_secret(ref: Subscription) -> WebhookSubscriptionWithSecret:
     """A new signing secret, shown once; for 24 hours the old one signs too (two signatures)."""
-    return await service.rotate_secret(
-        app_state=request.app.state, school_id=principal.tenant, subscription_id=subscription_id
-    )
+    return await service.rotate_secret(ref=ref)
 
 
 @router.post(
     "/{subscription_id}/test",
     status_code=202,
     response_model=WebhookTestQueued,
-    responses=_SUBSCRIPTION_ID,
+    responses=_NOT_FOUND,
 )
-async def send_test(
-    subscription_id: uuid.UUID, request: Request, principal: SchoolAdmin
-) -> WebhookTestQueued:
+async def send_test(ref: Subscription) -> WebhookTestQueued:
     """Send a `webhook.test` event to the subscription now."""
-    return await service.send_test(
-        app_state=request.app.state, school_id=principal.tenant, subscription_id=subscription_id
-    )
+    return await service.send_test(ref=ref)

@@ -5,6 +5,7 @@ this service's own problem+json."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -25,6 +26,18 @@ TARGET = "notifications"
 def _url(app_state: Any, school_id: uuid.UUID, tail: str = "") -> str:
     base = app_state.settings.internal_url(TARGET)
     return f"{base}/internal/v1/schools/{school_id}/webhooks{tail}"
+
+
+@dataclass(frozen=True)
+class SubscriptionRef:
+    """One subscription as a school admin names it: their school, its id."""
+
+    app_state: Any
+    school_id: uuid.UUID
+    subscription_id: uuid.UUID
+
+    def url(self, tail: str = "") -> str:
+        return _url(self.app_state, self.school_id, f"/{self.subscription_id}{tail}")
 
 
 def _refusal(exc: ServiceCallFailed) -> DomainError:
@@ -67,45 +80,33 @@ async def list_for(*, app_state: Any, school_id: uuid.UUID) -> list[WebhookSubsc
     return [WebhookSubscriptionOut.model_validate(item) for item in response.json()]
 
 
-async def get(
-    *, app_state: Any, school_id: uuid.UUID, subscription_id: uuid.UUID
-) -> WebhookSubscriptionOut:
+async def get(*, ref: SubscriptionRef) -> WebhookSubscriptionOut:
     """One of the school's subscriptions; another school's is not found."""
-    response = await _call(app_state, "GET", _url(app_state, school_id, f"/{subscription_id}"))
+    response = await _call(ref.app_state, "GET", ref.url())
     return WebhookSubscriptionOut.model_validate(response.json())
 
 
 async def update(
-    *,
-    app_state: Any,
-    school_id: uuid.UUID,
-    subscription_id: uuid.UUID,
-    data: WebhookSubscriptionUpdate,
+    *, ref: SubscriptionRef, data: WebhookSubscriptionUpdate
 ) -> WebhookSubscriptionOut:
     """Change the fields given (url, events, description, enabled)."""
-    url = _url(app_state, school_id, f"/{subscription_id}")
-    response = await _call(app_state, "PATCH", url, data.model_dump(exclude_unset=True))
+    body = data.model_dump(exclude_unset=True)
+    response = await _call(ref.app_state, "PATCH", ref.url(), body)
     return WebhookSubscriptionOut.model_validate(response.json())
 
 
-async def delete(*, app_state: Any, school_id: uuid.UUID, subscription_id: uuid.UUID) -> None:
+async def delete(*, ref: SubscriptionRef) -> None:
     """Unsubscribe; what was still on its way there is dropped."""
-    await _call(app_state, "DELETE", _url(app_state, school_id, f"/{subscription_id}"))
+    await _call(ref.app_state, "DELETE", ref.url())
 
 
-async def rotate_secret(
-    *, app_state: Any, school_id: uuid.UUID, subscription_id: uuid.UUID
-) -> WebhookSubscriptionWithSecret:
+async def rotate_secret(*, ref: SubscriptionRef) -> WebhookSubscriptionWithSecret:
     """A new signing secret, shown once; the old one keeps signing too for a grace period."""
-    url = _url(app_state, school_id, f"/{subscription_id}/rotate-secret")
-    response = await _call(app_state, "POST", url, {})
+    response = await _call(ref.app_state, "POST", ref.url("/rotate-secret"), {})
     return WebhookSubscriptionWithSecret.model_validate(response.json())
 
 
-async def send_test(
-    *, app_state: Any, school_id: uuid.UUID, subscription_id: uuid.UUID
-) -> WebhookTestQueued:
+async def send_test(*, ref: SubscriptionRef) -> WebhookTestQueued:
     """Queue a `webhook.test` event to the subscription."""
-    url = _url(app_state, school_id, f"/{subscription_id}/test")
-    response = await _call(app_state, "POST", url, {})
+    response = await _call(ref.app_state, "POST", ref.url("/test"), {})
     return WebhookTestQueued.model_validate(response.json())
