@@ -15,6 +15,8 @@ import socket
 from urllib.parse import urlsplit
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+# A name server that does not answer must not hold up a request or the worker for long.
+RESOLVE_SECONDS = 5.0
 
 
 class DestinationRefused(Exception):
@@ -39,7 +41,7 @@ def why_not_public(address: Address) -> str | None:
     return None if address.is_global else "special-purpose"
 
 
-async def resolve(host: str, port: int) -> list[Address]:
+async def resolve(host: str, port: int, *, timeout: float = RESOLVE_SECONDS) -> list[Address]:
     """Every address the host stands for (an IP literal stands for itself)."""
     try:
         return [ipaddress.ip_address(host)]
@@ -47,9 +49,12 @@ async def resolve(host: str, port: int) -> list[Address]:
         pass
     loop = asyncio.get_running_loop()
     try:
-        found = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        async with asyncio.timeout(timeout):
+            found = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
         raise DestinationRefused(f"the host {host} does not resolve") from exc
+    except TimeoutError as exc:
+        raise DestinationRefused(f"the host {host} did not resolve within {timeout} s") from exc
     # An IPv6 answer may carry a scope (fe80::1%eth0); the address is what comes before it.
     return [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in found]
 
