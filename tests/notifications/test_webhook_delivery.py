@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -378,3 +379,33 @@ async def test_the_worker_process_loop_sends_webhooks_beside_the_deliveries(
 
 async def _got(receiver: Receiver) -> bool:
     return bool(receiver.requests())
+
+
+async def test_the_send_goes_to_the_address_it_checked_not_to_a_later_answer(
+    hooks: Hooks, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The school's name server answers twice (subscribing, then the send's check) and would
+    # then point the name elsewhere: the request must go where the check looked.
+    loop = asyncio.get_running_loop()
+    real = loop.getaddrinfo
+    answers = [("127.0.0.1", 0)] * 2
+
+    async def name_server(host: Any, port: Any, **kw: Any) -> Any:
+        if host != "hooks.sekolah.example":
+            return await real(host, port, **kw)
+        if not answers:
+            raise socket.gaierror(socket.EAI_NONAME, "rebound elsewhere")
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", answers.pop(0))]
+
+    monkeypatch.setattr(loop, "getaddrinfo", name_server)
+    url = hooks.receiver.url.replace("127.0.0.1", "hooks.sekolah.example")
+    made = await hooks.school.post(PATH, {"url": url, "events": ["session_cancelled"]})
+    await hooks.notify()
+
+    await hooks.sender().run_once()
+
+    [request] = hooks.receiver.requests()
+    port = url.split(":")[2].split("/")[0]
+    assert request.headers["host"] == f"hooks.sekolah.example:{port}"
+    assert verified(made["secret"], request)["type"] == "session_cancelled"
+    assert answers == []

@@ -76,7 +76,8 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length", 0)))
-                answer = receiver._next(Received(self.path, dict(self.headers.items()), body))
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                answer = receiver._next(Received(self.path, headers, body))
                 time.sleep(answer.delay)
                 self.send_response(answer.status)
                 for name, value in {"content-length": "0", **answer.headers}.items():

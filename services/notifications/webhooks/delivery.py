@@ -147,17 +147,19 @@ class WebhookSender:
         self, http: httpx.AsyncClient, message: WebhookMessage, subscription: WebhookSubscription
     ) -> Outcome:
         try:
-            await destinations.check(
+            addresses = await destinations.check(
                 subscription.url, allow_private=self.settings.webhook_allow_private_networks
             )
         except destinations.DestinationRefused as exc:
             return Outcome(error=f"not sent: {exc}")
+        target = destinations.pinned(subscription.url, addresses[0])
         body = json.dumps(message.payload, separators=(",", ":"), ensure_ascii=False)
         try:
             response = await http.post(
-                subscription.url,
+                target.url,
                 content=body.encode(),
-                headers=self._headers(message, subscription, body),
+                headers={**self._headers(message, subscription, body), "host": target.host},
+                extensions={"sni_hostname": target.sni_hostname},
             )
         except httpx.TimeoutException:
             return Outcome(error=f"no answer within {self.settings.webhook_timeout_seconds} s")

@@ -4,7 +4,8 @@ A school admin names the URL, and Lingkar's worker calls it from inside the oper
 without this guard a subscription could make the worker call a database, a cloud metadata
 service (169.254.169.254) or an admin page on loopback (server-side request forgery). The host
 is resolved and every address it resolves to must be public; DNS may change between the two
-checks, so the send checks again. Redirects are never followed (they would skip the check).
+checks, so the send checks again, and connects to the address it checked (`pinned`). Redirects
+are never followed (they would skip the check).
 """
 
 from __future__ import annotations
@@ -12,7 +13,10 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+from dataclasses import dataclass
 from urllib.parse import urlsplit
+
+import httpx
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 # A name server that does not answer must not hold up a request or the worker for long.
@@ -41,7 +45,7 @@ def why_not_public(address: Address) -> str | None:
     return None if address.is_global else "special-purpose"
 
 
-async def resolve(host: str, port: int, *, timeout: float = RESOLVE_SECONDS) -> list[Address]:
+async def resolve(host: str, port: int) -> list[Address]:
     """Every address the host stands for (an IP literal stands for itself)."""
     try:
         return [ipaddress.ip_address(host)]
@@ -49,28 +53,49 @@ async def resolve(host: str, port: int, *, timeout: float = RESOLVE_SECONDS) -> 
         pass
     loop = asyncio.get_running_loop()
     try:
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(RESOLVE_SECONDS):
             found = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
         raise DestinationRefused(f"the host {host} does not resolve") from exc
     except TimeoutError as exc:
-        raise DestinationRefused(f"the host {host} did not resolve within {timeout} s") from exc
+        raise DestinationRefused(
+            f"the host {host} did not resolve within {RESOLVE_SECONDS} s"
+        ) from exc
     # An IPv6 answer may carry a scope (fe80::1%eth0); the address is what comes before it.
     return [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in found]
 
 
-async def check(url: str, *, allow_private: bool) -> None:
-    """Refuse (`DestinationRefused`) a URL whose host is, or resolves to, a non-public address."""
+async def check(url: str, *, allow_private: bool) -> list[Address]:
+    """The addresses the URL's host stands for; `DestinationRefused` if one is not public."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise DestinationRefused("only http:// and https:// URLs with a host are sent to")
-    if allow_private:
-        return
     port = parts.port or (443 if parts.scheme == "https" else 80)
-    for address in await resolve(parts.hostname, port):
+    addresses = await resolve(parts.hostname, port)
+    for address in [] if allow_private else addresses:
         kind = why_not_public(address)
         if kind:
             raise DestinationRefused(
                 f"the host {parts.hostname} is (or resolves to) {address} ({kind}); "
                 "webhooks go to public addresses only"
             )
+    return addresses
+
+
+@dataclass(frozen=True)
+class Pinned:
+    """A request to the address that was checked, not to whatever the name resolves to next
+    (DNS rebinding): the URL names the address, the Host header and TLS name the host."""
+
+    url: str
+    host: str
+    sni_hostname: str
+
+
+def pinned(url: str, address: Address) -> Pinned:
+    parsed = httpx.URL(url)
+    return Pinned(
+        url=str(parsed.copy_with(host=str(address))),
+        host=parsed.netloc.decode("ascii"),
+        sni_hostname=parsed.host,
+    )
