@@ -409,3 +409,28 @@ async def test_the_send_goes_to_the_address_it_checked_not_to_a_later_answer(
     assert request.headers["host"] == f"hooks.sekolah.example:{port}"
     assert verified(made["secret"], request)["type"] == "session_cancelled"
     assert answers == []
+
+
+async def test_a_scheduled_notification_is_told_of_when_it_is_due(
+    hooks: Hooks, clock: Clock
+) -> None:
+    made = await hooks.subscribe(["follow_up_due"])
+    due = (utcnow() + timedelta(days=7)).replace(microsecond=0)
+    body = notification_body(
+        school_id=str(hooks.school.school_id),
+        event="follow_up_due",
+        data=consent_data(follow_up="short_term"),
+        deliver_after=due.isoformat(),
+    )
+    assert (await hooks.accept(body)).status_code == 202
+    sender = hooks.sender()
+
+    assert await sender.run_once() == 0
+    clock.jump_to(due)
+    assert await sender.run_once() == 1
+
+    [request] = hooks.receiver.requests()
+    event = json.loads(request.body)
+    assert event["type"] == "follow_up_due" and event["data"]["follow_up"] == "short_term"
+    assert event["timestamp"] == due.isoformat().replace("+00:00", "Z")
+    assert (await hooks.message(made)).status == "sent"
