@@ -24,11 +24,19 @@ _RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 
 
 class ServiceCallFailed(Exception):
-    def __init__(self, target: str, reason: str, status: int | None = None) -> None:
+    def __init__(
+        self,
+        target: str,
+        reason: str,
+        status: int | None = None,
+        problem: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(f"call to {target} failed: {reason}")
         self.target = target
         self.reason = reason
         self.status = status
+        # The receiver's problem+json body, so a caller can pass its refusal on (a 422's errors).
+        self.problem = problem
 
 
 class ServiceClient:
@@ -75,6 +83,14 @@ class ServiceClient:
         """GET from another service; always safe to retry. Raises on any non-2xx answer."""
         return await self._send("GET", target, url, params=params, attempts=self.attempts)
 
+    async def patch(self, target: str, url: str, *, json: Any) -> httpx.Response:
+        """PATCH another service's resource; setting the same fields twice is harmless."""
+        return await self._send("PATCH", target, url, json=json, attempts=self.attempts)
+
+    async def delete(self, target: str, url: str) -> httpx.Response:
+        """DELETE once: a retry after a lost answer would be told the resource is gone."""
+        return await self._send("DELETE", target, url, attempts=1)
+
     async def _send(
         self,
         method: str,
@@ -105,7 +121,9 @@ class ServiceClient:
                     return response
                 self._count(target, f"http_{response.status_code}")
                 if response.status_code not in _RETRYABLE_STATUS or attempt == attempts:
-                    raise ServiceCallFailed(target, _refusal(response), response.status_code)
+                    raise ServiceCallFailed(
+                        target, _refusal(response), response.status_code, _problem(response)
+                    )
             await asyncio.sleep(self._backoff(attempt))
         raise AssertionError("unreachable")
 
@@ -135,3 +153,13 @@ def _refusal(response: httpx.Response) -> str:
     except (ValueError, AttributeError):
         return reason
     return f"{reason}: {str(detail)[:300]}" if detail else reason
+
+
+def _problem(response: httpx.Response) -> dict[str, Any] | None:
+    if not response.headers.get("content-type", "").startswith("application/problem+json"):
+        return None
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None

@@ -29,6 +29,7 @@ from services.api.sessions.internal import router as internal_router
 from services.api.sessions.router import router as sessions_router
 from services.api.settings import ApiSettings
 from services.api.users.router import router as users_router
+from services.api.webhooks.router import router as webhooks_router
 from shared.app import build_service_app
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -78,6 +79,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             school_texts_router,
             privacy_router,
             providers_router,
+            webhooks_router,
             record_router,
             notifications_router,
             internal_router,

@@ -10,7 +10,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.meetings.accounts import service as accounts_service
 from services.meetings.accounts.router import router as accounts_router
-from services.meetings.accounts.service import SecretBox
 from services.meetings.join.router import router as join_router
 from services.meetings.meetings.router import router as meetings_router
 from services.meetings.participants.router import router as participants_router
@@ -18,6 +17,7 @@ from services.meetings.providers.registry import ProviderRegistry
 from services.meetings.settings import MeetingsSettings
 from services.meetings.zoom_webhooks.router import router as zoom_webhooks_router
 from shared.app import build_service_app
+from shared.secret_box import SecretBox
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 

@@ -6,10 +6,10 @@ from typing import ClassVar
 
 from pydantic import SecretStr
 
+from shared.secret_box import DEV_SECRETS_KEY
 from shared.settings import ServiceSettings
 
-# base64 of 32 bytes of zeros: a valid Fernet key that is obviously not a secret.
-DEV_PROVIDER_SECRETS_KEY = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+DEV_PROVIDER_SECRETS_KEY = DEV_SECRETS_KEY
 
 
 class MeetingsSettings(ServiceSettings):

@@ -11,7 +11,9 @@ from services.notifications.deliveries.router import router as deliveries_router
 from services.notifications.inbox.router import router as inbox_router
 from services.notifications.notifications.router import router as notifications_router
 from services.notifications.settings import NotificationsSettings
+from services.notifications.webhooks.router import router as webhooks_router
 from shared.app import build_service_app
+from shared.secret_box import SecretBox
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -22,11 +24,12 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
         settings,
         database_url=settings.db_url,
         migrations_dir=MIGRATIONS,
-        routers=[notifications_router, inbox_router, deliveries_router],
+        routers=[notifications_router, inbox_router, deliveries_router, webhooks_router],
         title="Lingkar notifications",
         version="1.0.0",
     )
     delivery_metrics = DeliveryMetrics(app.state.engine)
     app.state.metrics.registry.register(delivery_metrics)
     app.state.metrics.refreshers.append(delivery_metrics.refresh)
+    app.state.webhook_box = SecretBox(settings.webhook_secrets_key, what="the webhook secret")
     return app

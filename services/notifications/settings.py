@@ -7,6 +7,7 @@ from typing import ClassVar, Literal
 
 from pydantic import SecretStr, model_validator
 
+from shared.secret_box import DEV_SECRETS_KEY
 from shared.settings import ServiceSettings
 
 
@@ -28,6 +29,15 @@ class NotificationsSettings(ServiceSettings):
     worker_batch_size: int = 50
     # How long a worker owns a delivery it took; after a crash, another takes it when this ends.
     worker_lease_seconds: float = 120.0
+    # Fernet keys (comma-separated, newest first) that encrypt webhook signing secrets at rest;
+    # the dev default is a known placeholder, refused outside dev mode.
+    webhook_secrets_key: SecretStr = SecretStr(DEV_SECRETS_KEY)
+    # Webhooks go to public addresses only (no loopback, private, link-local, ... networks):
+    # a school admin must not make Lingkar call into the operator's own network.
+    webhook_allow_private_networks: bool = False
+    webhook_timeout_seconds: float = 10.0
+    # After a rotation the old secret signs too, for this long, while receivers switch.
+    webhook_rotation_grace_seconds: float = 24 * 3600.0
 
     @model_validator(mode="after")
     def _mail_goes_somewhere_real(self) -> NotificationsSettings:
@@ -38,6 +48,12 @@ class NotificationsSettings(ServiceSettings):
                 "(or LINGKAR_MAIL_SPOOL_DIR to keep mail in files on purpose)"
             )
         return self
+
+    def secrets_to_check(self) -> dict[str, SecretStr]:
+        return {
+            **super().secrets_to_check(),
+            "LINGKAR_WEBHOOK_SECRETS_KEY": self.webhook_secrets_key,
+        }
 
     @property
     def db_url(self) -> str:

@@ -4,7 +4,8 @@
 
 Several workers may run at once on PostgreSQL (rows are leased with FOR UPDATE SKIP LOCKED);
 on SQLite run one. A worker that dies mid-send leaves a lease that expires, and the delivery
-is taken again; the message keeps its Message-ID.
+is taken again; the message keeps its Message-ID. Beside the deliveries it sends the schools'
+webhooks (services/notifications/webhooks/delivery.py), from their own queue.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import os
 import signal
 import socket
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -27,6 +29,7 @@ from services.notifications.main import MIGRATIONS
 from services.notifications.notifications.models import Delivery, Notification
 from services.notifications.notifications.templates import render
 from services.notifications.settings import NotificationsSettings
+from services.notifications.webhooks.delivery import WebhookSender
 from shared.db import create_engine, run_migrations
 from shared.observability import configure_logging
 from shared.queue import claim_due
@@ -40,19 +43,26 @@ class Worker:
         self.settings = settings
         self.engine = engine
         self.name = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.webhooks = WebhookSender(settings, engine, worker=self.name)
 
     async def run(self, stop: asyncio.Event) -> None:
         log.info("worker started", extra={"worker": self.name})
+        # Webhooks have a queue of their own, so a slow receiver never holds up a message.
+        await asyncio.gather(
+            self._poll(self.run_once, stop), self._poll(self.webhooks.run_once, stop)
+        )
+        log.info("worker stopped", extra={"worker": self.name})
+
+    async def _poll(self, work: Callable[[], Awaitable[int]], stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
-                worked = await self.run_once()
+                worked = await work()
             except Exception:
                 log.exception("worker pass failed")
                 worked = 0
             if not worked:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=self.settings.worker_poll_seconds)
-        log.info("worker stopped", extra={"worker": self.name})
 
     async def run_once(self) -> int:
         async with AsyncSession(self.engine, expire_on_commit=False) as db:

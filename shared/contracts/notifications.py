@@ -12,8 +12,8 @@ from pydantic import AwareDatetime, BaseModel, Field
 class Event(StrEnum):
     """What happened, and so which template. The `data` each carries is listed beside it."""
 
-    # session_title, scheduled_start, provider, student_name, signer ("student"|"guardian"),
-    # consent_url, expires_at
+    # session_title, scheduled_start, provider, student_id, student_name,
+    # signer ("student"|"guardian"), consent_url, expires_at
     consent_requested = "consent_requested"
     # session_title, scheduled_start (ISO, UTC), duration_minutes, provider, host_url,
     # passcode, cleared_members: [names]; moved_from (the chosen provider) when the meeting
@@ -21,7 +21,7 @@ class Event(StrEnum):
     meeting_provisioned_host = "meeting_provisioned_host"
     # session_title, scheduled_start, duration_minutes, provider, join_url (the gated link)
     meeting_provisioned_member = "meeting_provisioned_member"
-    # session_title, student_name, blocked (bool), unmet: [messages]
+    # session_title, student_id, student_name, blocked (bool), unmet: [messages]
     consent_withdrawn = "consent_withdrawn"
     # session_title, scheduled_start, duration_minutes, join_url (members) or host_url (counselor)
     session_rescheduled = "session_rescheduled"

@@ -1,4 +1,5 @@
-"""Fixtures for the notifications tests: a real SMTP server, workers, and a quiet queue."""
+"""Fixtures for the notifications tests: a real SMTP server, a real webhook receiver, workers,
+and a quiet queue."""
 
 from __future__ import annotations
 
@@ -16,9 +17,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.notifications.notifications.models import Delivery
 from services.notifications.settings import NotificationsSettings
+from services.notifications.webhooks.delivery import WebhookSender
+from services.notifications.webhooks.models import WebhookMessage
 from services.notifications.worker import Worker
 from tests.conftest import SERVICE_SECRET
 from tests.notifications.support import Accept, SmtpServer, free_port
+from tests.notifications.webhook_support import Clock, Receiver
 
 PARKED_UNTIL = datetime(2999, 1, 1, tzinfo=UTC)
 
@@ -116,3 +120,53 @@ def accept(notifications: httpx.AsyncClient, service_token: Callable[[str], str]
         )
 
     return post
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """An integrator's webhook endpoint: a real HTTP server on 127.0.0.1."""
+    server = Receiver().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def private_networks_allowed(apps: dict[str, FastAPI], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Let this test subscribe a loopback receiver (the operator's setting, off by default)."""
+    settings = apps["notifications"].state.settings
+    monkeypatch.setattr(settings, "webhook_allow_private_networks", True)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def make_sender(
+    apps: dict[str, FastAPI], worker_settings: Callable[..., NotificationsSettings], clock: Clock
+) -> Callable[..., WebhookSender]:
+    """The worker's webhook loop on the notifications app's engine, on the test's clock."""
+
+    def build(**overrides: Any) -> WebhookSender:
+        settings = worker_settings(**{"webhook_allow_private_networks": True, **overrides})
+        engine = apps["notifications"].state.engine
+        return WebhookSender(settings, engine, worker="test-sender", now=clock)
+
+    return build
+
+
+@pytest.fixture
+async def quiet_webhooks(apps: dict[str, FastAPI]) -> AsyncIterator[None]:
+    """Settle the webhook messages other tests left pending, so a sender here sees only this
+    test's (their receivers are gone)."""
+    async with AsyncSession(apps["notifications"].state.engine) as db:
+        await db.exec(
+            update(WebhookMessage)
+            .where(col(WebhookMessage.status) == "pending")
+            .values(status="cancelled")
+        )
+        await db.commit()
+    yield

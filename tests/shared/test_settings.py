@@ -96,8 +96,15 @@ def test_production_secrets_can_come_from_the_environment(
     [
         # The meetings service also encrypts schools' provider secrets with its own key.
         (MeetingsSettings, {"provider_secrets_key": Fernet.generate_key().decode()}),
-        # Outside dev the notifications service also needs a real way to send mail.
-        (NotificationsSettings, {"smtp_host": "smtp.sekolah.example"}),
+        # Outside dev the notifications service also needs a real way to send mail, and its own
+        # key for webhook signing secrets.
+        (
+            NotificationsSettings,
+            {
+                "smtp_host": "smtp.sekolah.example",
+                "webhook_secrets_key": Fernet.generate_key().decode(),
+            },
+        ),
     ],
     ids=["meetings", "notifications"],
 )
@@ -113,3 +120,10 @@ def test_the_other_services_refuse_a_placeholder_service_secret_in_production(
 def test_the_meetings_service_refuses_the_dev_provider_secrets_key_in_production() -> None:
     with pytest.raises(ValidationError, match="LINGKAR_PROVIDER_SECRETS_KEY"):
         MeetingsSettings(env="production", service_secret=STRONG_SERVICE)
+
+
+def test_the_notifications_service_refuses_the_dev_webhook_secrets_key_in_production() -> None:
+    with pytest.raises(ValidationError, match="LINGKAR_WEBHOOK_SECRETS_KEY"):
+        NotificationsSettings(
+            env="production", service_secret=STRONG_SERVICE, smtp_host="smtp.sekolah.example"
+        )

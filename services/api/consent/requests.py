@@ -187,6 +187,7 @@ async def _ask_one(
         key=f"consent-request:{request.id}:{request.sent_count}",
         data=notify.session_data(
             session,
+            student_id=str(student.id),
             student_name=student.name,
             signer=signer.value,
             consent_url=url,

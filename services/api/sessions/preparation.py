@@ -233,6 +233,7 @@ async def _tell_counselor(
         key=f"withdrawn:{session.id}:{hashlib.sha256(key.encode()).hexdigest()[:24]}",
         data=notify.session_data(
             session,
+            student_id=str(student.id),
             student_name=student.name,
             blocked=blocked,
             unmet=[u.message for u in gate.unmet],

@@ -1,8 +1,7 @@
 """Schools' provider accounts: stored with secrets encrypted, read back only to call a provider.
 
-Encryption is Fernet (AES-128-CBC with HMAC-SHA256) with keys from the environment; several keys
-may be given for rotation (the first encrypts, all decrypt). A secret never leaves this module
-except inside the account object an adapter is built from.
+Encryption is `shared.secret_box.SecretBox` (Fernet, keys from the environment, rotatable). A
+secret never leaves this module except inside the account object an adapter is built from.
 """
 
 from __future__ import annotations
@@ -11,7 +10,6 @@ import json
 import uuid
 from typing import Any
 
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from pydantic import SecretStr
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -29,31 +27,12 @@ from shared.contracts.providers import (
     ProviderStatus,
     ZoomAccountIn,
 )
-from shared.problems import ServiceUnavailable
+from shared.secret_box import SecretBox
 from shared.stages import Provider
 from shared.timeutil import utcnow
 
 Account = ZoomAccount | GoogleMeetAccount | JitsiAccount | JaasAccount
 AccountIn = ZoomAccountIn | GoogleMeetAccountIn | JitsiAccountIn
-
-
-class SecretBox:
-    def __init__(self, keys: SecretStr) -> None:
-        self._fernet = MultiFernet(
-            [Fernet(k.strip().encode()) for k in keys.get_secret_value().split(",") if k.strip()]
-        )
-
-    def seal(self, values: dict[str, Any]) -> str:
-        return self._fernet.encrypt(json.dumps(values).encode()).decode()
-
-    def open(self, token: str) -> dict[str, Any]:
-        try:
-            opened: dict[str, Any] = json.loads(self._fernet.decrypt(token.encode()))
-        except InvalidToken as exc:
-            raise ServiceUnavailable(
-                "the provider account cannot be read with the configured key"
-            ) from exc
-        return opened
 
 
 def _split(data: AccountIn) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -20,7 +20,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.meetings.accounts import service as accounts
-from services.meetings.accounts.service import SecretBox
 from services.meetings.providers.accounts import (
     GoogleMeetAccount,
     JaasAccount,
@@ -34,6 +33,7 @@ from services.meetings.providers.jitsi import jitsi_provider
 from services.meetings.providers.zoom import RetryPolicy, ZoomProvider, ZoomTokenCache
 from services.meetings.settings import MeetingsSettings
 from shared.problems import DomainError
+from shared.secret_box import SecretBox
 from shared.stages import Provider
 
 

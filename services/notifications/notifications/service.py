@@ -7,6 +7,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.notifications.inbox import service as inbox
 from services.notifications.notifications.models import Delivery, Notification
+from services.notifications.webhooks import service as webhooks_service
 from shared.contracts.notifications import NotificationAccepted, NotificationRequest, Recipient
 from shared.problems import Conflict, InvalidInput
 from shared.timeutil import utcnow
@@ -68,4 +69,7 @@ async def accept(*, db: AsyncSession, request: NotificationRequest) -> Notificat
     db.add_all(deliveries)
     await db.flush()
     await inbox.add_items(db=db, notification=notification, recipients=request.recipients)
+    await webhooks_service.announce(
+        db=db, notification=notification, recipient_ids=[r.person_id for r in request.recipients]
+    )
     return NotificationAccepted(id=notification.id, status="accepted", deliveries=len(deliveries))
