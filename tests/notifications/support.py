@@ -66,6 +66,13 @@ def notification_body(
     }
 
 
+async def accepted(accept: Accept, body: dict[str, Any]) -> str:
+    """POST the request, check it was accepted, and give the notification's id."""
+    answer = await accept(body)
+    assert answer.status_code == 202, answer.text
+    return str(answer.json()["id"])
+
+
 async def reload(app: FastAPI, delivery_id: uuid.UUID) -> Delivery:
     async with AsyncSession(app.state.engine, expire_on_commit=False) as db:
         delivery = await db.get(Delivery, delivery_id)

@@ -22,6 +22,7 @@ from shared.timeutil import as_utc, utcnow
 from tests.notifications.support import (
     Accept,
     SmtpServer,
+    accepted,
     deliveries_of,
     host_data,
     make_due,
@@ -34,7 +35,7 @@ from tests.notifications.support import (
 pytestmark = pytest.mark.usefixtures("quiet_queue")
 
 TELEGRAM = "https://telegram.test"
-BOT_TOKEN = "7412589630:AAtelegram-bot-token-secret-XYZ"  # noqa: S105 - the fake's token
+BOT_TOKEN = "7412589630:AAtelegram-bot-token-secret-XYZ"
 SEND = f"{TELEGRAM}/bot{BOT_TOKEN}/sendMessage"
 JOIN_URL = "https://meetings.sekolah.example/j/member-join-token-0123456789"
 OK = {"ok": True, "result": {"message_id": 17, "chat": {"id": 5550001}, "text": "..."}}
@@ -72,12 +73,6 @@ def member_link_body(person: dict[str, Any], **overrides: Any) -> dict[str, Any]
         report_to=counselor,
         **overrides,
     )
-
-
-async def accepted(accept: Accept, body: dict[str, Any]) -> str:
-    answer = await accept(body)
-    assert answer.status_code == 202, answer.text
-    return str(answer.json()["id"])
 
 
 async def test_a_link_goes_to_the_chat_as_escaped_html_with_the_link_on_a_button(
