@@ -73,14 +73,12 @@ def request_body(chat_id: str, rendered: Rendered) -> dict[str, Any]:
 
 async def deliver(settings: NotificationsSettings, outgoing: Outgoing) -> None:
     """The Telegram channel: one message to the person's chat with the bot."""
-    if settings.telegram_bot_token is None:
+    token = settings.telegram_bot_token.get_secret_value() if settings.telegram_bot_token else ""
+    if not token:
         raise TelegramFailed(
             "Telegram is not configured (LINGKAR_TELEGRAM_BOT_TOKEN)", permanent=True
         )
-    url = (
-        f"{settings.telegram_api_url.rstrip('/')}"
-        f"/bot{settings.telegram_bot_token.get_secret_value()}/sendMessage"
-    )
+    url = f"{settings.telegram_api_url.rstrip('/')}/bot{token}/sendMessage"
     body = request_body(outgoing.delivery.address, outgoing.rendered)
     try:
         async with httpx.AsyncClient(timeout=settings.outside_call_timeout_seconds) as client:

@@ -82,16 +82,19 @@ def request_body(outgoing: Outgoing, template: WhatsAppTemplate) -> dict[str, An
     }
 
 
-async def deliver(settings: NotificationsSettings, outgoing: Outgoing) -> str:
+async def deliver(settings: NotificationsSettings, outgoing: Outgoing) -> str | None:
     """The WhatsApp channel: one template message; answers its wamid."""
-    token, number = settings.whatsapp_access_token, settings.whatsapp_phone_number_id
-    if token is None or not number:
+    token = (
+        settings.whatsapp_access_token.get_secret_value() if settings.whatsapp_access_token else ""
+    )
+    number = settings.whatsapp_phone_number_id
+    if not token or not number:
         raise WhatsAppFailed("WhatsApp is not configured", permanent=True)
     body = request_body(
         outgoing, outgoing.template or templates.default_template(outgoing.notification.event)
     )
     url = f"{settings.whatsapp_api_url.rstrip('/')}/{number}/messages"
-    headers = {"Authorization": f"Bearer {token.get_secret_value()}"}
+    headers = {"Authorization": f"Bearer {token}"}
     try:
         async with httpx.AsyncClient(timeout=settings.outside_call_timeout_seconds) as client:
             response = await client.post(url, json=body, headers=headers)
@@ -100,7 +103,8 @@ async def deliver(settings: NotificationsSettings, outgoing: Outgoing) -> str:
     answer = _json(response)
     if response.is_success:
         messages = answer.get("messages") or [{}]
-        return str(messages[0].get("id") or "")
+        wamid = messages[0].get("id") if isinstance(messages[0], dict) else None
+        return str(wamid) if wamid else None
     raise refusal(response, answer)
 
 
