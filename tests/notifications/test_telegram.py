@@ -260,3 +260,28 @@ async def test_the_bot_token_reaches_no_log_line_and_no_stored_error(
     assert failed.last_error == "telegram: ConnectTimeout"
     assert caplog.records
     assert not [r for r in caplog.records if BOT_TOKEN in r.getMessage() + str(r.__dict__)]
+
+
+async def test_messages_in_flight_to_a_blocked_chat_fall_back_each_but_the_counselor_hears_once(
+    accept: Accept,
+    apps: dict[str, FastAPI],
+    telegram: respx.MockRouter,
+    worker: Worker,
+    smtp_server: SmtpServer,
+) -> None:
+    route = telegram.post(SEND).respond(403, json=BLOCKED)
+    person = member(email="dewi@siswa.example")
+    bodies = [member_link_body(person) for _ in range(3)]
+    for body in bodies[1:]:
+        body["report_to"] = bodies[0]["report_to"]
+    for body in bodies:
+        await accepted(accept, body)
+
+    assert await worker.run_once() == 3  # all three were on their way to Telegram
+    assert await worker.run_once() == 4  # three emails to Dewi, one report
+
+    assert route.call_count == 3
+    counselor = bodies[0]["report_to"]["email"]
+    rcpts = [r for e in smtp_server.envelopes for r in e.rcpt_tos]
+    assert rcpts.count("dewi@siswa.example") == 3
+    assert rcpts.count(counselor) == 1
