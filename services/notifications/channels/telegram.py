@@ -62,6 +62,7 @@ def request_body(chat_id: str, rendered: Rendered) -> dict[str, Any]:
         "chat_id": chat_id,
         "text": message_text(rendered),
         "parse_mode": "HTML",
+        # No preview: Telegram's servers would fetch the join link, and a gate counts clicks.
         "link_preview_options": {"is_disabled": True},
     }
     if rendered.link and rendered.button:

@@ -42,26 +42,26 @@ def channels_for(
     ]
 
 
-def deliveries_for(
+def delivery_for(
     recipient: Recipient,
     *,
     notification: Notification,
     unreachable: Collection[tuple[str, str]],
     due: datetime,
-) -> list[Delivery]:
+) -> Delivery | None:
     """The person's delivery: pending on their first channel with the rest to fall back on,
     or, ended at once and saying why, when they opted out or cannot be reached at all."""
     reachable = channels_for(recipient, unreachable)
     every = channels_for(recipient)
     if not every:
-        return []
+        return None
     status, error = "pending", None
     if recipient.opt_out_non_essential and not is_essential(notification.event):
         status, error = "opted_out", OPTED_OUT
     elif not reachable:
         status, error = "unreachable", ALL_UNREACHABLE
     (channel, address), *rest = reachable or every
-    delivery = Delivery(
+    return Delivery(
         notification_id=notification.id,
         school_id=notification.school_id,
         person_id=recipient.person_id,
@@ -76,7 +76,6 @@ def deliveries_for(
         # A scheduled send (a follow-up, a reminder) is simply not due before its time.
         next_attempt_at=due,
     )
-    return [delivery]
 
 
 async def accept(*, db: AsyncSession, request: NotificationRequest) -> NotificationAccepted:
@@ -110,16 +109,16 @@ async def accept(*, db: AsyncSession, request: NotificationRequest) -> Notificat
     unreachable = await contacts.unreachable_for(
         db=db, person_ids={r.person_id for r in request.recipients}
     )
-    deliveries = [
-        delivery
-        for r in request.recipients
-        for delivery in deliveries_for(
+    planned = (
+        delivery_for(
             r,
             notification=notification,
             unreachable=unreachable.get(r.person_id, set()),
             due=request.deliver_after or utcnow(),
         )
-    ]
+        for r in request.recipients
+    )
+    deliveries = [d for d in planned if d is not None]
     if not deliveries:
         raise InvalidInput("recipients", "no recipient has a channel Lingkar can reach")
     db.add_all(deliveries)
