@@ -94,6 +94,7 @@ async def test_a_link_goes_to_the_chat_as_escaped_html_with_the_link_on_a_button
     payload = json.loads(sent.content)
     assert payload["chat_id"] == "5550001"
     assert payload["parse_mode"] == "HTML"
+    assert payload["link_preview_options"] == {"is_disabled": True}
     assert payload["reply_markup"] == {
         "inline_keyboard": [[{"text": "Gabung ke sesi", "url": JOIN_URL}]]
     }
