@@ -10,6 +10,8 @@ from fastapi import FastAPI
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.api.outbox.models import OutboxMessage
+from services.api.sessions.notify import NOTIFY
 from services.notifications.notifications.models import Delivery, Notification
 from tests.factories import SchoolKit, bearer, eventually
 
@@ -24,6 +26,18 @@ async def deliveries_about(app: FastAPI, session_id: str) -> list[tuple[Notifica
             .where(Notification.session_id == uuid.UUID(session_id))
         )
         return list(rows.all())
+
+
+async def recipients_sent(app: FastAPI, session_id: str) -> list[dict[str, Any]]:
+    """The recipients of the api's notification requests about a session, as sent."""
+    async with AsyncSession(app.state.engine) as db:
+        rows = await db.exec(select(OutboxMessage).where(OutboxMessage.kind == NOTIFY))
+        return [
+            r
+            for m in rows.all()
+            if m.payload.get("session_id") == session_id
+            for r in m.payload["recipients"]
+        ]
 
 
 async def student_with_every_address(school: SchoolKit, name: str) -> dict[str, Any]:
@@ -78,6 +92,10 @@ async def test_a_student_puts_email_first_and_the_next_consent_request_follows_t
     assert (to_budi.channel, to_budi.fallbacks) == ("whatsapp", [["email", budi["email"]]])
     assert notification.report_to is not None
     assert notification.report_to["person_id"] == counselor["id"]
+    sent_for = {r["person_id"]: r for r in await recipients_sent(apps["api"], session["id"])}
+    assert sent_for[dewi["id"]]["opt_out_non_essential"] is True
+    assert sent_for[budi["id"]]["opt_out_non_essential"] is False
+    assert sent_for[budi["id"]]["channels"] is None
 
 
 async def test_a_school_admin_sets_someones_preferences_and_no_other_school_reaches_them(
