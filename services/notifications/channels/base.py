@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
+import httpx
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.notifications.notifications.models import Delivery, Notification
@@ -58,3 +60,12 @@ class Channel:
     max_attempts: int = 12
     # How long the n-th retry waits (jittered); a channel may keep trying for longer.
     retry_delay: Callable[[int], timedelta] = backoff
+
+
+def json_object(response: httpx.Response) -> dict[str, Any]:
+    """A provider's answer as a JSON object; {} when it is not one (a proxy's error page)."""
+    try:
+        answer = response.json()
+    except ValueError:
+        return {}
+    return answer if isinstance(answer, dict) else {}

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from services.notifications.channels.base import DeliveryFailed, Outgoing
+from services.notifications.channels.base import DeliveryFailed, Outgoing, json_object
 from services.notifications.notifications.templates import Rendered
 from services.notifications.settings import NotificationsSettings
 
@@ -87,18 +87,10 @@ async def deliver(settings: NotificationsSettings, outgoing: Outgoing) -> None:
     except httpx.HTTPError as exc:
         # `from None`: the exception's text and request carry the URL, and so the token.
         raise TelegramFailed(f"telegram: {type(exc).__name__}", permanent=False) from None
-    answer = _json(response)
+    answer = json_object(response)
     if response.is_success and answer.get("ok") is True:
         return
     raise refusal(response.status_code, answer)
-
-
-def _json(response: httpx.Response) -> dict[str, Any]:
-    try:
-        answer = response.json()
-    except ValueError:
-        return {}
-    return answer if isinstance(answer, dict) else {}
 
 
 def refusal(status: int, answer: dict[str, Any]) -> TelegramFailed:

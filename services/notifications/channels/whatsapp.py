@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import httpx
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.notifications.channels.base import DeliveryFailed, Outgoing
+from services.notifications.channels.base import DeliveryFailed, Outgoing, json_object
 from services.notifications.settings import NotificationsSettings
 from services.notifications.whatsapp import service as templates
 from shared.contracts.whatsapp import WhatsAppTemplate
@@ -100,20 +100,12 @@ async def deliver(settings: NotificationsSettings, outgoing: Outgoing) -> str | 
             response = await client.post(url, json=body, headers=headers)
     except httpx.HTTPError as exc:
         raise WhatsAppFailed(f"whatsapp: {type(exc).__name__}", permanent=False) from None
-    answer = _json(response)
+    answer = json_object(response)
     if response.is_success:
         messages = answer.get("messages") or [{}]
         wamid = messages[0].get("id") if isinstance(messages[0], dict) else None
         return str(wamid) if wamid else None
     raise refusal(response, answer)
-
-
-def _json(response: httpx.Response) -> dict[str, Any]:
-    try:
-        answer = response.json()
-    except ValueError:
-        return {}
-    return answer if isinstance(answer, dict) else {}
 
 
 def refusal(response: httpx.Response, answer: dict[str, Any]) -> WhatsAppFailed:
