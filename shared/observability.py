@@ -83,6 +83,10 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     # put counseling notes and provider keys in the log: never below WARNING, whatever the level.
     for name in ("aiosqlite", "asyncpg", "sqlalchemy.engine"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    # httpx logs every request's full URL at INFO, and some URLs carry a secret in their path
+    # (Telegram's bot token): our own lines name the call instead.
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 class Metrics:

@@ -27,6 +27,10 @@ KNOWN = (
     "ya29.a-fake-access-token",
     "eyJ6bV9za20iOiJ6bV9vMm0iLCJ6YWsiOiJob3N0LXphay1zZWNyZXQifQ",  # the Zoom tests' zak
     "a-long-app-secret-shared-with-prosody",
+    "AAtelegram-bot-token-secret-XYZ",  # the Telegram tests' bot token (it sits in the URL)
+    "whatsapp-access-token-secret",
+    "whatsapp-app-secret",
+    "whatsapp-verify-token",
 )
 SHAPES = (
     re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"),

@@ -19,6 +19,7 @@ from services.api.consent.tokens import ConsentTokens
 from services.api.groups.router import router as groups_router
 from services.api.notifications.router import router as notifications_router
 from services.api.outbox.relay import OutboxRelay
+from services.api.preferences import router as preferences
 from services.api.privacy.router import router as privacy_router
 from services.api.providers.router import router as providers_router
 from services.api.record.router import router as record_router
@@ -30,6 +31,7 @@ from services.api.sessions.router import router as sessions_router
 from services.api.settings import ApiSettings
 from services.api.users.router import router as users_router
 from services.api.webhooks.router import router as webhooks_router
+from services.api.whatsapp.router import router as whatsapp_router
 from shared.app import build_service_app
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -72,6 +74,8 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             auth_router,
             platform_router,
             users_router,
+            preferences.me,
+            preferences.people,
             groups_router,
             sessions_router,
             consent_router,
@@ -80,6 +84,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             privacy_router,
             providers_router,
             webhooks_router,
+            whatsapp_router,
             record_router,
             notifications_router,
             internal_router,

@@ -12,6 +12,7 @@ from services.notifications.inbox.router import router as inbox_router
 from services.notifications.notifications.router import router as notifications_router
 from services.notifications.settings import NotificationsSettings
 from services.notifications.webhooks.router import router as webhooks_router
+from services.notifications.whatsapp import router as whatsapp
 from shared.app import build_service_app
 from shared.secret_box import SecretBox
 
@@ -24,7 +25,14 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
         settings,
         database_url=settings.db_url,
         migrations_dir=MIGRATIONS,
-        routers=[notifications_router, inbox_router, deliveries_router, webhooks_router],
+        routers=[
+            notifications_router,
+            inbox_router,
+            deliveries_router,
+            webhooks_router,
+            whatsapp.internal,
+            whatsapp.public,
+        ],
         title="Lingkar notifications",
         version="1.0.0",
     )

@@ -24,7 +24,16 @@ class NotificationsSettings(ServiceSettings):
     smtp_password: SecretStr | None = None
     mail_spool_dir: Path | None = None
     telegram_api_url: str = "https://api.telegram.org"
+    # The operator's bot (from @BotFather); it sits in the URL's path, so no URL is ever logged.
+    telegram_bot_token: SecretStr | None = None
     whatsapp_api_url: str = "https://graph.facebook.com/v21.0"
+    # The operator's WhatsApp Business number and a system user's token for the Cloud API.
+    whatsapp_phone_number_id: str | None = None
+    whatsapp_access_token: SecretStr | None = None
+    # The Meta app's secret, which signs the status webhooks, and the token Meta echoes when the
+    # webhook is set up (GET with hub.verify_token).
+    whatsapp_app_secret: SecretStr | None = None
+    whatsapp_verify_token: SecretStr | None = None
     worker_poll_seconds: float = 1.0
     worker_batch_size: int = 50
     # How long a worker owns a delivery it took; after a crash, another takes it when this ends.

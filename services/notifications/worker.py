@@ -26,6 +26,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from services.notifications.channels import CHANNELS, Channel, DeliveryFailed, Outgoing
 from services.notifications.deliveries.service import attempt_of
 from services.notifications.main import MIGRATIONS
+from services.notifications.notifications import fallback
 from services.notifications.notifications.models import Delivery, Notification
 from services.notifications.notifications.templates import render
 from services.notifications.settings import NotificationsSettings
@@ -91,18 +92,22 @@ class Worker:
             try:
                 if channel is None:
                     raise DeliveryFailed(f"no channel {delivery.channel!r}", permanent=True)
-                await self._send(channel, delivery, notification)
+                message_id = await self._send(db, channel, delivery, notification)
             except DeliveryFailed as exc:
-                self._failed(delivery, channel, exc)
+                delivery.attempts += 1
+                await self._failed(db, delivery, notification, channel, exc)
             else:
                 delivery.status, delivery.sent_at = "sent", utcnow()
                 delivery.locked_until, delivery.last_error = None, None
-            delivery.attempts += 1
+                delivery.provider_message_id = message_id
+                delivery.attempts += 1
             db.add(delivery)
             db.add(attempt_of(delivery))
             await db.commit()
 
-    async def _send(self, channel: Channel, delivery: Delivery, notification: Notification) -> None:
+    async def _send(
+        self, db: AsyncSession, channel: Channel, delivery: Delivery, notification: Notification
+    ) -> str | None:
         try:
             rendered = render(
                 notification.event,
@@ -116,22 +121,46 @@ class Worker:
             raise DeliveryFailed(
                 f"cannot render {notification.event}: {exc!r}", permanent=True
             ) from exc
-        await channel.send(self.settings, Outgoing(delivery, notification, rendered))
+        outgoing = Outgoing(delivery, notification, rendered)
+        if channel.prepare is not None:
+            outgoing = await channel.prepare(db, outgoing)
+        message_id = await channel.send(self.settings, outgoing)
         log.info("delivered", extra={"channel": delivery.channel, "delivery": str(delivery.id)})
+        return message_id
 
-    def _failed(self, delivery: Delivery, channel: Channel | None, exc: DeliveryFailed) -> None:
+    async def _failed(
+        self,
+        db: AsyncSession,
+        delivery: Delivery,
+        notification: Notification,
+        channel: Channel | None,
+        exc: DeliveryFailed,
+    ) -> None:
         reason = str(exc)
-        delivery.last_error = reason[:500]
-        delivery.locked_until = None
-        if channel is None or exc.permanent or delivery.attempts + 1 >= channel.max_attempts:
-            delivery.status = "dead"
-            log.error("delivery dead", extra={"delivery": str(delivery.id), "reason": reason})
-        else:
-            wait = channel.retry_delay(delivery.attempts + 1)
-            if exc.retry_after is not None:
-                wait = max(wait, exc.retry_after)
-            delivery.next_attempt_at = utcnow() + wait
-            log.warning("delivery will be retried", extra={"delivery": str(delivery.id)})
+        if channel is None or exc.permanent or delivery.attempts >= channel.max_attempts:
+            following = await fallback.give_up(
+                db=db,
+                delivery=delivery,
+                notification=notification,
+                status="unreachable" if exc.unreachable else "dead",
+                reason=reason,
+                unreachable=exc.unreachable,
+            )
+            log.error(
+                "delivery given up",
+                extra={
+                    "delivery": str(delivery.id),
+                    "reason": reason,
+                    "next_channel": following.channel if following else None,
+                },
+            )
+            return
+        wait = channel.retry_delay(delivery.attempts)
+        if exc.retry_after is not None:
+            wait = max(wait, exc.retry_after)
+        delivery.last_error, delivery.locked_until = reason[:500], None
+        delivery.next_attempt_at = utcnow() + wait
+        log.warning("delivery will be retried", extra={"delivery": str(delivery.id)})
 
 
 async def main() -> None:

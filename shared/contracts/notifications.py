@@ -29,6 +29,48 @@ class Event(StrEnum):
     session_cancelled = "session_cancelled"
     # session_title, scheduled_start, follow_up ("short_term" | "long_term"), members: [names]
     follow_up_due = "follow_up_due"
+    # To the session's counselor, made by the notifications service itself: session_title,
+    # scheduled_start, person_name, channel (the one that failed), fallback_channel (or None)
+    contact_unreachable = "contact_unreachable"
+
+
+# Messages a person cannot opt out of: without them they could not consent, join, or know that
+# their session moved or is off, and a counselor would not learn that someone cannot be reached.
+# Any event not listed (reminders, follow-ups) is non-essential.
+ESSENTIAL_EVENTS: frozenset[str] = frozenset(
+    {
+        Event.consent_requested,
+        Event.meeting_provisioned_host,
+        Event.meeting_provisioned_member,
+        Event.session_rescheduled,
+        Event.session_cancelled,
+        Event.consent_withdrawn,
+        Event.contact_unreachable,
+    }
+)
+
+
+def is_essential(event: str) -> bool:
+    """Whether a person who opted out of non-essential messages still gets this event."""
+    return event in ESSENTIAL_EVENTS
+
+
+class ChannelName(StrEnum):
+    """The channels a person can put in order; the in-app inbox and webhooks are not chosen."""
+
+    telegram = "telegram"
+    whatsapp = "whatsapp"
+    email = "email"
+
+
+# When a person has set no order. A Telegram chat id exists only once the person has started the
+# school's bot, so it is the channel they chose; WhatsApp is on nearly every phone of students
+# and parents; email, which few of them read daily, is the last resort (docs/decisions/0003).
+DEFAULT_CHANNEL_ORDER: tuple[ChannelName, ...] = (
+    ChannelName.telegram,
+    ChannelName.whatsapp,
+    ChannelName.email,
+)
 
 
 class Locale(StrEnum):
@@ -44,6 +86,10 @@ class Recipient(BaseModel):
     phone: str | None = None
     locale: Locale = Locale.id
     timezone: str = "Asia/Jakarta"
+    # The person's own order; None means DEFAULT_CHANNEL_ORDER. Channels without an address
+    # are skipped, so are addresses known to be unreachable.
+    channels: list[ChannelName] | None = None
+    opt_out_non_essential: bool = False
 
 
 class NotificationRequest(BaseModel):
@@ -55,6 +101,8 @@ class NotificationRequest(BaseModel):
     data: dict[str, Any] = Field(default_factory=dict)
     # Scheduled sends (follow-ups, reminders): not delivered before this time.
     deliver_after: AwareDatetime | None = None
+    # Who hears when a recipient cannot be reached (the session's counselor).
+    report_to: Recipient | None = None
 
 
 class NotificationAccepted(BaseModel):

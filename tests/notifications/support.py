@@ -7,6 +7,7 @@ import socket
 import threading
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from email.message import EmailMessage
 from email.policy import default as default_policy
 from typing import Any, cast
@@ -15,10 +16,12 @@ import httpx
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from fastapi import FastAPI
-from sqlmodel import select
+from sqlalchemy import update
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.notifications.notifications.models import Delivery
+from shared.timeutil import utcnow
 
 Accept = Callable[[dict[str, Any]], Awaitable[httpx.Response]]
 
@@ -61,6 +64,37 @@ def notification_body(
         "data": host_data(),
         **overrides,
     }
+
+
+async def accepted(accept: Accept, body: dict[str, Any]) -> str:
+    """POST the request, check it was accepted, and give the notification's id."""
+    answer = await accept(body)
+    assert answer.status_code == 202, answer.text
+    return str(answer.json()["id"])
+
+
+async def reload(app: FastAPI, delivery_id: uuid.UUID) -> Delivery:
+    async with AsyncSession(app.state.engine, expire_on_commit=False) as db:
+        delivery = await db.get(Delivery, delivery_id)
+        assert delivery is not None
+        return delivery
+
+
+async def make_due(app: FastAPI, delivery_id: uuid.UUID) -> None:
+    """As if the delivery's wait had passed: due now (a controllable clock for retries)."""
+    async with AsyncSession(app.state.engine) as db:
+        await db.exec(
+            update(Delivery)
+            .where(col(Delivery.id) == delivery_id)
+            .values(next_attempt_at=utcnow() - timedelta(seconds=1))
+        )
+        await db.commit()
+
+
+def text_of(message: EmailMessage) -> str:
+    part = message.get_body(preferencelist=("plain",))
+    assert part is not None
+    return str(cast(EmailMessage, part).get_content())
 
 
 async def deliveries_of(app: FastAPI, notification_id: str | uuid.UUID) -> list[Delivery]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import email
-import uuid
 from collections.abc import Callable
 from datetime import timedelta
 from email.message import EmailMessage
@@ -24,19 +23,16 @@ from tests.notifications.support import (
     SmtpServer,
     deliveries_of,
     host_data,
+    make_due,
     notification_body,
     recipient,
+    reload,
+    text_of,
 )
 
 pytestmark = pytest.mark.usefixtures("quiet_queue")
 
 HOST_URL = "https://jitsi.example.sch.id/LingkarMZXW6YTBOI3DEMJRGEYTCMJRGE"
-
-
-def text_of(message: EmailMessage) -> str:
-    part = message.get_body(preferencelist=("plain",))
-    assert part is not None
-    return str(cast(EmailMessage, part).get_content())
 
 
 def html_of(message: EmailMessage) -> str:
@@ -53,13 +49,6 @@ async def accepted_delivery(
     assert answer.status_code == 202, answer.text
     [delivery] = await deliveries_of(app, answer.json()["id"])
     return delivery
-
-
-async def reload(app: FastAPI, delivery_id: uuid.UUID) -> Delivery:
-    async with AsyncSession(app.state.engine, expire_on_commit=False) as db:
-        delivery = await db.get(Delivery, delivery_id)
-        assert delivery is not None
-        return delivery
 
 
 async def test_host_link_email_reaches_the_smtp_server_in_indonesian_and_wita(
@@ -192,13 +181,7 @@ async def test_smtp_down_leaves_the_delivery_pending_with_backoff_then_it_is_sen
     assert await worker.run_once() == 0  # backing off: not due yet
     assert (await reload(app, delivery.id)).attempts == 1
 
-    async with AsyncSession(app.state.engine) as db:
-        await db.exec(
-            update(Delivery)
-            .where(col(Delivery.id) == delivery.id)
-            .values(next_attempt_at=utcnow() - timedelta(seconds=1))
-        )
-        await db.commit()
+    await make_due(app, delivery.id)
     smtp_down.start()
 
     assert await worker.run_once() == 1

@@ -167,3 +167,26 @@ def test_a_withdrawal_that_blocks_says_what_is_unmet() -> None:
     )
     assert "Andi" in message.text and "terhambat" in message.text
     assert "2 dari 3 anggota siap" in message.text
+
+
+@pytest.mark.parametrize(
+    ("locale", "subject", "channel_words", "fallback_words"),
+    [
+        ("id", "Tidak bisa dihubungi: Dewi <X>", "lewat WhatsApp", "belum sampai"),
+        ("en", "Cannot be reached: Dewi <X>", "on WhatsApp", "has not arrived"),
+    ],
+)
+def test_the_counselor_hears_who_cannot_be_reached_on_which_channel(
+    locale: str, subject: str, channel_words: str, fallback_words: str
+) -> None:
+    from services.notifications.notifications.templates import render as render_event
+
+    data = {**BASE, "person_name": "Dewi <X>", "channel": "whatsapp", "fallback_channel": None}
+    message = render_event(
+        "contact_unreachable", data, name="Bu Sari", locale=locale, timezone="Asia/Jakarta"
+    )
+
+    assert message.subject == subject
+    assert channel_words in message.text and fallback_words in message.text
+    assert "Memilih jurusan" in message.text
+    assert "Dewi &lt;X&gt;" in message.html and "<X>" not in message.html

@@ -11,7 +11,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from services.api.outbox import service as outbox
 from services.api.sessions.models import GuidanceSession
 from services.api.users.models import User
-from shared.contracts.notifications import Event, Locale, NotificationRequest, Recipient
+from shared.contracts.notifications import (
+    ChannelName,
+    Event,
+    Locale,
+    NotificationRequest,
+    Recipient,
+)
 from shared.timeutil import as_utc
 
 NOTIFY = "notifications.send"
@@ -26,6 +32,8 @@ def recipient(user: User) -> Recipient:
         phone=user.phone,
         locale=Locale(user.locale),
         timezone=user.timezone,
+        channels=[ChannelName(c) for c in user.channels] if user.channels else None,
+        opt_out_non_essential=user.opt_out_non_essential,
     )
 
 
@@ -58,6 +66,8 @@ async def send(
     reachable = [u for u in to if u.email or u.telegram_chat_id or u.phone]
     if not reachable:
         return
+    # The counselor hears when someone of the session cannot be reached on a channel.
+    counselor = await db.get(User, session.counselor_id)
     request = NotificationRequest(
         idempotency_key=key,
         school_id=session.school_id,
@@ -66,6 +76,7 @@ async def send(
         recipients=[recipient(u) for u in reachable],
         data=data,
         deliver_after=deliver_after,
+        report_to=recipient(counselor) if counselor else None,
     )
     await outbox.enqueue(
         db=db,

@@ -3,6 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
+from sqlalchemy import JSON, Column
 from sqlmodel import Field, UniqueConstraint
 
 from services.api.db import ApiTable, created_at_field, id_field
@@ -23,6 +24,9 @@ class User(ApiTable, table=True):
     birth_date: date | None = None
     locale: str = Field(default="id", max_length=5)
     timezone: str = Field(default="Asia/Jakarta", max_length=64)
+    # The person's channels in order (names of `ChannelName`); None: the default order.
+    channels: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    opt_out_non_essential: bool = False
     created_at: datetime = created_at_field()
 
 

@@ -10,10 +10,15 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
+
+import httpx
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.notifications.notifications.models import Delivery, Notification
 from services.notifications.notifications.templates import Rendered
 from services.notifications.settings import NotificationsSettings
+from shared.contracts.whatsapp import WhatsAppTemplate
 from shared.queue import backoff
 
 
@@ -41,12 +46,26 @@ class Outgoing:
     delivery: Delivery
     notification: Notification
     rendered: Rendered
+    # The school's WhatsApp template for the event, looked up by the channel's `prepare`.
+    template: WhatsAppTemplate | None = None
 
 
 @dataclass(frozen=True)
 class Channel:
     name: str
-    send: Callable[[NotificationsSettings, Outgoing], Awaitable[None]]
+    # Sends; answers the provider's id of the message when it gives one (a WhatsApp wamid).
+    send: Callable[[NotificationsSettings, Outgoing], Awaitable[str | None]]
+    # What the channel reads from the database before sending (a school's template).
+    prepare: Callable[[AsyncSession, Outgoing], Awaitable[Outgoing]] | None = None
     max_attempts: int = 12
     # How long the n-th retry waits (jittered); a channel may keep trying for longer.
     retry_delay: Callable[[int], timedelta] = backoff
+
+
+def json_object(response: httpx.Response) -> dict[str, Any]:
+    """A provider's answer as a JSON object; {} when it is not one (a proxy's error page)."""
+    try:
+        answer = response.json()
+    except ValueError:
+        return {}
+    return answer if isinstance(answer, dict) else {}

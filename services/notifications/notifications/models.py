@@ -28,6 +28,8 @@ class Notification(NotificationsTable, table=True):
     # Set when a scheduled notification is called off (its session was cancelled or moved): its
     # pending deliveries become `cancelled` and it leaves the inboxes.
     cancelled_at: datetime | None = None
+    # The Recipient (as JSON) told when someone of this notification cannot be reached.
+    report_to: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -46,6 +48,8 @@ class Delivery(NotificationsTable, table=True):
     locale: str = Field(max_length=5)
     timezone: str = Field(max_length=64)
     # pending -> sent | dead (given up after the channel's last try) | cancelled (called off)
+    # | unreachable (the address cannot be reached) ; sent -> failed (the provider said so
+    # later: a WhatsApp status). opted_out: a non-essential message the person declined.
     status: str = Field(default="pending", max_length=20, index=True)
     attempts: int = 0
     next_attempt_at: datetime = Field(default_factory=utcnow, index=True)
@@ -53,4 +57,13 @@ class Delivery(NotificationsTable, table=True):
     locked_by: str | None = Field(default=None, max_length=100)
     last_error: str | None = Field(default=None, max_length=500)
     sent_at: datetime | None = None
+    # The person's next [channel, address] pairs, tried in turn when this one gives up.
+    fallbacks: list[list[str]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, default=list)
+    )
+    # The provider's id of the sent message (a WhatsApp wamid) and the last status it reported.
+    provider_message_id: str | None = Field(default=None, max_length=200, index=True)
+    provider_status: str | None = Field(default=None, max_length=20)
+    delivered_at: datetime | None = None
+    read_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)

@@ -2,23 +2,82 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from datetime import datetime
+
 from sqlmodel import func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.notifications.contacts import service as contacts
 from services.notifications.inbox import service as inbox
 from services.notifications.notifications.models import Delivery, Notification
 from services.notifications.webhooks import service as webhooks_service
-from shared.contracts.notifications import NotificationAccepted, NotificationRequest, Recipient
+from shared.contracts.notifications import (
+    DEFAULT_CHANNEL_ORDER,
+    NotificationAccepted,
+    NotificationRequest,
+    Recipient,
+    is_essential,
+)
 from shared.problems import Conflict, InvalidInput
 from shared.timeutil import utcnow
 
+OPTED_OUT = "the person opted out of non-essential messages"
+ALL_UNREACHABLE = "every address of this person is known to be unreachable"
 
-def channels_for(recipient: Recipient) -> list[tuple[str, str]]:
-    """The (channel, address) pairs a person can be reached on, in order of preference."""
-    found = []
-    if recipient.email:
-        found.append(("email", recipient.email))
-    return found
+
+def channels_for(
+    recipient: Recipient, unreachable: Collection[tuple[str, str]] = ()
+) -> list[tuple[str, str]]:
+    """The (channel, address) pairs to try, in the person's order (or the default one),
+    without channels they have no address for and addresses known to be unreachable."""
+    addresses = {
+        "telegram": recipient.telegram_chat_id,
+        "whatsapp": recipient.phone,
+        "email": recipient.email,
+    }
+    order = dict.fromkeys(recipient.channels or DEFAULT_CHANNEL_ORDER)  # once each, in order
+    return [
+        (channel.value, address)
+        for channel in order
+        if (address := addresses[channel.value]) and (channel.value, address) not in unreachable
+    ]
+
+
+def delivery_for(
+    recipient: Recipient,
+    *,
+    notification: Notification,
+    unreachable: Collection[tuple[str, str]],
+    due: datetime,
+) -> Delivery | None:
+    """The person's delivery: pending on their first channel with the rest to fall back on,
+    or, ended at once and saying why, when they opted out or cannot be reached at all."""
+    reachable = channels_for(recipient, unreachable)
+    every = channels_for(recipient)
+    if not every:
+        return None
+    status, error = "pending", None
+    if recipient.opt_out_non_essential and not is_essential(notification.event):
+        status, error = "opted_out", OPTED_OUT
+    elif not reachable:
+        status, error = "unreachable", ALL_UNREACHABLE
+    (channel, address), *rest = reachable or every
+    return Delivery(
+        notification_id=notification.id,
+        school_id=notification.school_id,
+        person_id=recipient.person_id,
+        person_name=recipient.name,
+        channel=channel,
+        address=address,
+        locale=recipient.locale.value,
+        timezone=recipient.timezone,
+        status=status,
+        last_error=error,
+        fallbacks=[list(pair) for pair in rest] if status == "pending" else [],
+        # A scheduled send (a follow-up, a reminder) is simply not due before its time.
+        next_attempt_at=due,
+    )
 
 
 async def accept(*, db: AsyncSession, request: NotificationRequest) -> NotificationAccepted:
@@ -45,25 +104,23 @@ async def accept(*, db: AsyncSession, request: NotificationRequest) -> Notificat
         event=request.event.value,
         data=request.data,
         deliver_after=request.deliver_after,
+        report_to=request.report_to.model_dump(mode="json") if request.report_to else None,
     )
     db.add(notification)
     await db.flush()
-    deliveries = [
-        Delivery(
-            notification_id=notification.id,
-            school_id=request.school_id,
-            person_id=r.person_id,
-            person_name=r.name,
-            channel=channel,
-            address=address,
-            locale=r.locale.value,
-            timezone=r.timezone,
-            # A scheduled send (a follow-up, a reminder) is simply not due before its time.
-            next_attempt_at=request.deliver_after or utcnow(),
+    unreachable = await contacts.unreachable_for(
+        db=db, person_ids={r.person_id for r in request.recipients}
+    )
+    planned = (
+        delivery_for(
+            r,
+            notification=notification,
+            unreachable=unreachable.get(r.person_id, set()),
+            due=request.deliver_after or utcnow(),
         )
         for r in request.recipients
-        for channel, address in channels_for(r)[:1]
-    ]
+    )
+    deliveries = [d for d in planned if d is not None]
     if not deliveries:
         raise InvalidInput("recipients", "no recipient has a channel Lingkar can reach")
     db.add_all(deliveries)

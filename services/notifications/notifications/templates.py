@@ -5,7 +5,7 @@ Every value that came from a person (names, titles) is escaped in the HTML part.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from html import escape
 from typing import Any
@@ -54,6 +54,11 @@ class Rendered:
     subject: str
     text: str
     html: str
+    # The event's link and its button's label ("" when it has none), for channels with buttons.
+    link: str = ""
+    button: str = ""
+    # The plain values the texts were filled with, for channels that fill their own (WhatsApp).
+    values: dict[str, str] = field(default_factory=dict)
 
 
 def local_time(iso: str, timezone: str, locale: str) -> str:
@@ -169,6 +174,20 @@ TEXTS: dict[str, dict[str, dict[str, str]]] = {
             "Reason: {reason}\nThe meeting link no longer works.",
         },
     },
+    "contact_unreachable": {
+        "id": {
+            "subject": "Tidak bisa dihubungi: {person_name}",
+            "body": "Halo {name},\n\nLingkar tidak bisa menghubungi {person_name} lewat {channel} "
+            'tentang sesi "{title}" ({when}); alamat itu tidak akan dicoba lagi.{fallback_line}\n'
+            "Mohon periksa kontaknya di Lingkar, atau sampaikan langsung.",
+        },
+        "en": {
+            "subject": "Cannot be reached: {person_name}",
+            "body": "Hello {name},\n\nLingkar cannot reach {person_name} on {channel} about the "
+            'session "{title}" ({when}); that address will not be tried again.{fallback_line}\n'
+            "Please check their contact details in Lingkar, or tell them yourself.",
+        },
+    },
     "follow_up_due": {
         "id": {
             "subject": "Evaluasi tindak lanjut: {title}",
@@ -195,6 +214,8 @@ WORDS = {
         "none": "-",
         "ask_student": "Sebelum ikut sesi bimbingan kelompok online, kami memerlukan "
         "persetujuanmu.",
+        "fallback": "\nPesannya dikirim lewat {0}.",
+        "no_fallback": "\nTidak ada saluran lain untuknya: pesannya belum sampai.",
         "ask_guardian": "{student} diajak ikut sesi bimbingan kelompok online. Karena masih di "
         "bawah umur, kami memerlukan persetujuan Bapak/Ibu sebagai wali.",
     },
@@ -209,11 +230,18 @@ WORDS = {
         "long_term": "long-term",
         "none": "-",
         "ask_student": "Before you join an online group guidance session, we need your consent.",
+        "fallback": "\nThe message went by {0} instead.",
+        "no_fallback": "\nThere is no other channel for them: the message has not arrived.",
         "ask_guardian": "{student} is invited to an online group guidance session. As they are a "
         "minor, we need your consent as their parent or guardian.",
     },
 }
 PROVIDER_NAMES = {"jitsi": "Jitsi Meet", "zoom": "Zoom", "google_meet": "Google Meet"}
+CHANNEL_NAMES = {"telegram": "Telegram", "whatsapp": "WhatsApp", "email": "email"}
+
+
+def _channel(data: dict[str, Any], key: str) -> str:
+    return CHANNEL_NAMES.get(str(data.get(key)), str(data.get(key) or ""))
 
 
 def _provider_name(provider: Any) -> str:
@@ -250,6 +278,11 @@ def _values(data: dict[str, Any], *, name: str, locale: str, timezone: str) -> d
         "expires": local_time(data["expires_at"], timezone, locale)
         if data.get("expires_at")
         else words["none"],
+        "person_name": str(data.get("person_name", "")),
+        "channel": _channel(data, "channel"),
+        "fallback_line": words["fallback"].format(_channel(data, "fallback_channel"))
+        if data.get("fallback_channel")
+        else words["no_fallback"],
     }
 
 
@@ -267,4 +300,11 @@ def render(event: str, data: dict[str, Any], *, name: str, locale: str, timezone
     if values["link"] and "button" in words:
         button = f'<p><a href="{safe["link"]}">{escape(words["button"])}</a></p>'
     html = f'<!doctype html><html lang="{locale}"><body>{paragraphs}{button}</body></html>'
-    return Rendered(subject=words["subject"].format(title=values["title"]), text=text, html=html)
+    return Rendered(
+        subject=words["subject"].format(**values),
+        text=text,
+        html=html,
+        link=values["link"],
+        button=words.get("button", ""),
+        values=values,
+    )

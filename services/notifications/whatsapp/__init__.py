@@ -1,0 +1,1 @@
+"""WhatsApp: the schools' approved templates and the Cloud API's status webhooks."""
