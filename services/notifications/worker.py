@@ -70,11 +70,11 @@ class Worker:
 
     async def _deliver(self, delivery_id: uuid.UUID) -> None:
         async with AsyncSession(self.engine, expire_on_commit=False) as db:
-            delivery = await db.get(Delivery, delivery_id)
+            delivery = await self._take(db, delivery_id)
             notification = (
                 await db.get(Notification, delivery.notification_id) if delivery else None
             )
-            if delivery is None or notification is None or delivery.status != "pending":
+            if delivery is None or notification is None:
                 return
             channel = CHANNELS.get(delivery.channel)
             try:
@@ -88,7 +88,26 @@ class Worker:
                 delivery.locked_until, delivery.last_error = None, None
             delivery.attempts += 1
             db.add(delivery)
+            # Straight after the send: a crash between the other side's acceptance and this
+            # commit is the one way a message goes out twice, so nothing else runs in between.
             await db.commit()
+        if delivery.status == "sent":
+            log.info("delivered", extra={"channel": delivery.channel, "delivery": str(delivery.id)})
+
+    async def _take(self, db: AsyncSession, delivery_id: uuid.UUID) -> Delivery | None:
+        """The delivery, locked until `db` commits, if it is still this worker's to send."""
+        # The row lock lasts through the send and the record of its outcome, so a worker whose
+        # lease ran out mid-batch and one that has claimed the row since never both send it
+        # (PostgreSQL; SQLite runs a single worker). A row locked now is another worker's send.
+        delivery = await db.get(Delivery, delivery_id, with_for_update={"skip_locked": True})
+        if delivery is None or delivery.locked_by != self.name:
+            log.warning(
+                "lease ran out before the send, another worker has the delivery "
+                "(the lease is shorter than a batch takes)",
+                extra={"delivery": str(delivery_id)},
+            )
+            return None
+        return delivery if delivery.status == "pending" else None
 
     async def _send(self, channel: Channel, delivery: Delivery, notification: Notification) -> None:
         try:
@@ -105,7 +124,6 @@ class Worker:
                 f"cannot render {notification.event}: {exc!r}", permanent=True
             ) from exc
         await channel.send(self.settings, Outgoing(delivery, notification, rendered))
-        log.info("delivered", extra={"channel": delivery.channel, "delivery": str(delivery.id)})
 
     def _failed(self, delivery: Delivery, channel: Channel | None, exc: DeliveryFailed) -> None:
         reason = str(exc)
