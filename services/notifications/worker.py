@@ -2,9 +2,13 @@
 
     python -m services.notifications.worker
 
-Several workers may run at once on PostgreSQL (rows are leased with FOR UPDATE SKIP LOCKED);
-on SQLite run one. A worker that dies mid-send leaves a lease that expires, and the delivery
-is taken again; the message keeps its Message-ID.
+Several workers may run at once on PostgreSQL (rows are leased with FOR UPDATE SKIP LOCKED,
+and each row stays locked while it is sent); on SQLite run one. A worker that dies leaves
+leases that expire, and their deliveries are taken again. One of them may already have reached
+the other side: the one being sent when the worker died, if the server had taken it and the
+worker not yet recorded so. It goes out a second time, keeping its Message-ID, which is what a
+mail system folds duplicates by. No sender can close that gap without the receiver's help
+(RFC 1047); the outcome is committed straight after the send to keep it short.
 """
 
 from __future__ import annotations
