@@ -45,8 +45,9 @@ pytestmark = pytest.mark.integration
 
 PER_WORKER = 1000  # 2,000 deliveries for the two workers on PostgreSQL
 LEASE_SECONDS = 3.0
-# "short" runs out before a worker has sent its batch of 50; "long" outlasts it.
-LEASES = {"short": "0.5", "long": str(LEASE_SECONDS)}
+# "short" runs out long before a worker has sent its batch of 50 (a send takes milliseconds);
+# "long" outlasts the batch.
+LEASES = {"short": "0.1", "long": str(LEASE_SECONDS)}
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
