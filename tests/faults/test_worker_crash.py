@@ -258,11 +258,11 @@ async def test_a_worker_killed_as_the_server_takes_a_message_loses_nothing_and_d
     async def killed() -> bool:
         return kill.fired.is_set()
 
-    await until(killed, 60, "the kill switch")
+    await until(killed, 90, "the kill switch")
     services.kill("worker-0")  # reaps it
     in_flight = await queue.held_by(victim)
     services.start("worker-0")
-    await queue.drained(60)
+    await queue.drained(120)
     elapsed = time.monotonic() - started
 
     counts = smtp.arrivals.counts()
@@ -302,7 +302,7 @@ async def test_two_workers_at_once_never_send_a_delivery_twice(
             "LINGKAR_WORKER_BATCH_SIZE": "50",
         }
         services.start(name)
-    await queue.drained(60)
+    await queue.drained(120)
     elapsed = time.monotonic() - started
 
     counts = smtp.arrivals.counts()
