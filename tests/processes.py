@@ -69,9 +69,10 @@ class Services:
         return f"http://127.0.0.1:{self.ports[service]}"
 
     def start(self, service: str) -> None:
+        """Start a service, or a notification worker: any name beginning with `worker`."""
         env = {**self.env, **self.overrides.get(service, {})}
         log = (self.tmp / f"{service}.log").open("ab")
-        if service == "worker":
+        if service.startswith("worker"):
             command = [sys.executable, "-m", "services.notifications.worker"]
         else:
             command = [
@@ -90,7 +91,7 @@ class Services:
         self.running[service] = subprocess.Popen(
             command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
         )
-        if service != "worker":
+        if not service.startswith("worker"):
             self.wait_ready(service)
 
     def wait_ready(self, service: str, seconds: float = 40) -> None:

@@ -2,10 +2,15 @@
 
     python -m services.notifications.worker
 
-Several workers may run at once on PostgreSQL (rows are leased with FOR UPDATE SKIP LOCKED);
-on SQLite run one. A worker that dies mid-send leaves a lease that expires, and the delivery
-is taken again; the message keeps its Message-ID. Beside the deliveries it sends the schools'
-webhooks (services/notifications/webhooks/delivery.py), from their own queue.
+Several workers may run at once on PostgreSQL (rows are leased with FOR UPDATE SKIP LOCKED,
+and each row stays locked while it is sent); on SQLite run one. A worker that dies leaves
+leases that expire, and their deliveries are taken again. One of them may already have reached
+the other side: the one being sent when the worker died, if the server had taken it and the
+worker not yet recorded so. It goes out a second time, keeping its Message-ID, which is what a
+mail system folds duplicates by. No sender can close that gap without the receiver's help
+(RFC 1047); the outcome is committed straight after the send to keep it short.
+Beside the deliveries it sends the schools' webhooks
+(services/notifications/webhooks/delivery.py), from their own queue.
 """
 
 from __future__ import annotations
@@ -82,11 +87,11 @@ class Worker:
 
     async def _deliver(self, delivery_id: uuid.UUID) -> None:
         async with AsyncSession(self.engine, expire_on_commit=False) as db:
-            delivery = await db.get(Delivery, delivery_id)
+            delivery = await self._take(db, delivery_id)
             notification = (
                 await db.get(Notification, delivery.notification_id) if delivery else None
             )
-            if delivery is None or notification is None or delivery.status != "pending":
+            if delivery is None or notification is None:
                 return
             channel = CHANNELS.get(delivery.channel)
             try:
@@ -103,7 +108,26 @@ class Worker:
                 delivery.attempts += 1
             db.add(delivery)
             db.add(attempt_of(delivery))
+            # Straight after the send: a crash between the other side's acceptance and this
+            # commit is the one way a message goes out twice, so nothing else runs in between.
             await db.commit()
+        if delivery.status == "sent":
+            log.info("delivered", extra={"channel": delivery.channel, "delivery": str(delivery.id)})
+
+    async def _take(self, db: AsyncSession, delivery_id: uuid.UUID) -> Delivery | None:
+        """The delivery, locked until `db` commits, if it is still this worker's to send."""
+        # The row lock lasts through the send and the record of its outcome, so a worker whose
+        # lease ran out mid-batch and one that has claimed the row since never both send it
+        # (PostgreSQL; SQLite runs a single worker). A row locked now is another worker's send.
+        delivery = await db.get(Delivery, delivery_id, with_for_update={"skip_locked": True})
+        if delivery is None or delivery.locked_by != self.name:
+            log.warning(
+                "lease ran out before the send, another worker has the delivery "
+                "(the lease is shorter than a batch takes)",
+                extra={"delivery": str(delivery_id)},
+            )
+            return None
+        return delivery if delivery.status == "pending" else None
 
     async def _send(
         self, db: AsyncSession, channel: Channel, delivery: Delivery, notification: Notification
@@ -125,7 +149,6 @@ class Worker:
         if channel.prepare is not None:
             outgoing = await channel.prepare(db, outgoing)
         message_id = await channel.send(self.settings, outgoing)
-        log.info("delivered", extra={"channel": delivery.channel, "delivery": str(delivery.id)})
         return message_id
 
     async def _failed(
