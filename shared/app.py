@@ -39,7 +39,9 @@ def build_service_app(
     """A FastAPI app with its database migrated on start and the common routes mounted."""
     service = settings.service_name
     configure_logging(service, settings.log_level)
-    engine = create_engine(database_url, schema=service)
+    engine = create_engine(
+        database_url, schema=service, connect_timeout=settings.database_connect_timeout_seconds
+    )
     metrics = Metrics(service)
 
     @asynccontextmanager

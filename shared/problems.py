@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from shared.db import is_unreachable
 from shared.observability import bind_request_id, current_request_id, reset_request_id
 
 PROBLEM_JSON = "application/problem+json"
@@ -231,7 +232,26 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def _database_unreachable(exc: BaseException) -> bool:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if is_unreachable(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    if _database_unreachable(exc):
+        # Not a bug and nothing to trace: the client is told to try again, the log says why.
+        log.warning("database unreachable", extra={"error_type": type(exc).__name__})
+        return problem_response(
+            503,
+            ServiceUnavailable.type,
+            ServiceUnavailable.title,
+            "the database is not reachable now; try again shortly",
+            headers={"Retry-After": "2"},
+        )
     request_id = getattr(request.state, "request_id", None) or current_request_id() or "-"
     token = bind_request_id(request_id)
     log.error(

@@ -4,7 +4,6 @@ doubles one. Real processes, SIGKILL, a real SMTP server."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -17,57 +16,11 @@ from sqlmodel import select
 
 from services.meetings.meetings.models import Meeting
 from services.notifications.notifications.models import Notification
+from tests.faults.proxy import Proxy
 from tests.integration.conftest import MailBox
 from tests.processes import Services, base_env, free_port
 
 pytestmark = pytest.mark.integration
-
-
-class HoldingProxy:
-    """TCP between the api and the meetings service; can hold back the meetings' answers.
-
-    Holding an answer is the moment that matters: the meeting exists at the provider and in
-    the meetings service, and the api has not heard of it yet.
-    """
-
-    def __init__(self, upstream_port: int) -> None:
-        self.upstream_port = upstream_port
-        self.hold = False
-        self.held = asyncio.Event()
-        self.server: asyncio.Server | None = None
-        self.port = 0
-
-    async def start(self) -> None:
-        self.server = await asyncio.start_server(self._client, "127.0.0.1", 0)
-        self.port = self.server.sockets[0].getsockname()[1]
-
-    async def stop(self) -> None:
-        if self.server:
-            self.server.close()
-
-    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.upstream_port)
-        except OSError:
-            writer.close()
-            return
-        await asyncio.gather(
-            self._pipe(reader, up_writer),
-            self._pipe(up_reader, writer, back=True),
-            return_exceptions=True,
-        )
-
-    async def _pipe(
-        self, source: asyncio.StreamReader, sink: asyncio.StreamWriter, back: bool = False
-    ) -> None:
-        with contextlib.suppress(OSError, ConnectionError):
-            while data := await source.read(65536):
-                if back and self.hold:
-                    self.held.set()
-                    continue  # swallowed: the api never gets this answer
-                sink.write(data)
-                await sink.drain()
-        sink.close()
 
 
 @pytest.fixture
@@ -75,9 +28,9 @@ async def proxy_and_services(
     tmp_path: Path,
     smtp_server: tuple[MailBox, int],
     system_database: str | None,
-) -> AsyncIterator[tuple[HoldingProxy, Services]]:
+) -> AsyncIterator[tuple[Proxy, Services]]:
     ports = {"api": free_port(), "meetings": free_port(), "notifications": free_port()}
-    proxy = HoldingProxy(ports["meetings"])
+    proxy = Proxy(ports["meetings"])
     await proxy.start()
     env = base_env(tmp_path, ports, smtp_server[1], system_database)
     services = Services(
@@ -193,7 +146,7 @@ async def exactly_one_of_everything(services: Services, box: MailBox, sid: str) 
 
 
 async def test_a_crash_before_the_call_reaches_meetings_delays_but_loses_nothing(
-    proxy_and_services: tuple[HoldingProxy, Services],
+    proxy_and_services: tuple[Proxy, Services],
     smtp_server: tuple[MailBox, int],
 ) -> None:
     _, services = proxy_and_services
@@ -211,7 +164,7 @@ async def test_a_crash_before_the_call_reaches_meetings_delays_but_loses_nothing
 
 
 async def test_a_crash_after_meetings_answered_makes_no_second_meeting(
-    proxy_and_services: tuple[HoldingProxy, Services],
+    proxy_and_services: tuple[Proxy, Services],
     smtp_server: tuple[MailBox, int],
 ) -> None:
     proxy, services = proxy_and_services
