@@ -51,15 +51,20 @@ async def proxy_and_services(
         await proxy.stop()
 
 
-async def prepare_session(services: Services) -> tuple[httpx.Client, dict[str, str], str]:
-    """A session whose gate is met while still in pre_preparation; the next move provisions."""
+def dev_admin(services: Services) -> tuple[httpx.Client, dict[str, str]]:
+    """A client of the running api with the dev school admin's token."""
     api = httpx.Client(base_url=services.url("api"), timeout=10)
     token = api.post(
         "/v1/oauth/token",
         data={"grant_type": "client_credentials"},
         auth=("dev-admin", "dev-secret"),
     ).json()["access_token"]
-    auth = {"Authorization": f"Bearer {token}"}
+    return api, {"Authorization": f"Bearer {token}"}
+
+
+async def prepare_session(services: Services) -> tuple[httpx.Client, dict[str, str], str]:
+    """A session whose gate is met while still in pre_preparation; the next move provisions."""
+    api, auth = dev_admin(services)
 
     def post(path: str, body: dict[str, Any]) -> dict[str, Any]:
         answer = api.post(path, json=body, headers=auth)
@@ -184,3 +189,55 @@ async def test_a_crash_after_meetings_answered_makes_no_second_meeting(
     proxy.hold = False
     services.start("api")
     await exactly_one_of_everything(services, smtp_server[0], sid)
+
+
+async def test_meetings_killed_after_making_the_meeting_makes_it_once_when_back(
+    proxy_and_services: tuple[Proxy, Services],
+    smtp_server: tuple[MailBox, int],
+) -> None:
+    proxy, services = proxy_and_services
+    for service in ("notifications", "worker", "meetings", "api"):
+        services.start(service)
+    api, auth, sid = await prepare_session(services)
+    proxy.hold = True
+    moved = api.post(f"/v1/sessions/{sid}/transitions", json={"to": "preparation"}, headers=auth)
+    assert moved.status_code == 200, moved.text
+    await asyncio.wait_for(proxy.held.wait(), timeout=20)
+    services.kill("meetings")  # it made the meeting and died before the api heard
+    await asyncio.sleep(1.0)  # the api's call fails; the outbox keeps the provisioning
+
+    proxy.hold = False
+    services.start("meetings")
+    await exactly_one_of_everything(services, smtp_server[0], sid)
+
+
+JITSI = {"server_url": "https://meet.sekolah.sch.id"}
+
+
+async def test_meetings_killed_mid_request_gives_the_caller_a_clear_503_then_works_again(
+    proxy_and_services: tuple[Proxy, Services],
+) -> None:
+    proxy, services = proxy_and_services
+    for service in ("meetings", "api"):
+        services.start(service)
+    api, auth = dev_admin(services)
+    proxy.hold = True
+    saving = asyncio.create_task(
+        asyncio.to_thread(api.put, "/v1/school/providers/jitsi", json=JITSI, headers=auth)
+    )
+    await asyncio.wait_for(proxy.held.wait(), timeout=20)
+    services.kill("meetings")
+    answer = await asyncio.wait_for(saving, timeout=10)
+
+    assert answer.status_code == 503, answer.text
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    assert "try again" in answer.json()["detail"]
+    proxy.hold = False
+    services.start("meetings")
+    # In a thread: the proxy runs on this loop, and the api's call to meetings goes through it.
+    again = await asyncio.to_thread(api.put, "/v1/school/providers/jitsi", json=JITSI, headers=auth)
+    assert again.status_code == 200, again.text
+    listed = await asyncio.to_thread(api.get, "/v1/school/providers", headers=auth)
+    accounts = listed.json()
+    [jitsi] = [a for a in accounts if a["provider"] == "jitsi"]
+    assert jitsi["configured"], jitsi
