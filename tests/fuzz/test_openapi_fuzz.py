@@ -1,7 +1,9 @@
 """Schemathesis against each service's own OpenAPI document, in-process, authenticated.
 
 Every operation the documents list is fuzzed with data that fits its schema and with data
-that does not, on a school of its own. Whatever comes back must be documented (status, media
+that does not, on a school of its own: the api as the school's admin client (and, for what a
+counselor works with, as the session's counselor by token exchange), the internal routes with
+our own service tokens. Whatever comes back must be documented (status, media
 type, body schema), never a 5xx, and every error must be problem+json with type, title,
 status and detail. Routes added later are covered as soon as they appear in a document.
 """
@@ -33,6 +35,10 @@ from tests.factories import SchoolKit, bearer, new_school
 
 PROBLEM_JSON = "application/problem+json"
 EXAMPLES = {GenerationMode.POSITIVE: 12, GenerationMode.NEGATIVE: 8}
+# The session's counselor, by token exchange, on what a counselor works with: fewer examples,
+# since the school admin's pass already covers the shapes.
+COUNSELOR_EXAMPLES = {GenerationMode.POSITIVE: 5, GenerationMode.NEGATIVE: 3}
+COUNSELOR_PATHS = ("/v1/sessions/{session_id}", "/v1/me")
 CHECKS = [status_code_conformance, content_type_conformance, response_schema_conformance]
 # Our own service tokens reach the internal routes; each receiver knows its audience.
 AUDIENCE = {"meetings": "meetings", "notifications": "notifications"}
@@ -68,11 +74,13 @@ def _documents() -> dict[str, dict[str, Any]]:
 
 DOCUMENTS = _documents()
 OPERATIONS = [
-    pytest.param(service, path, method, id=f"{service} {method.upper()} {path}")
+    pytest.param(service, path, method, caller, id=f"{service} {method.upper()} {path} {caller}")
     for service, document in DOCUMENTS.items()
     for path, item in document["paths"].items()
     for method in item
     if method in ("get", "post", "put", "patch", "delete")
+    for caller in ("admin", "counselor")
+    if caller == "admin" or (service == "api" and path.startswith(COUNSELOR_PATHS))
 ]
 
 
@@ -152,11 +160,12 @@ def fuzz(
     fixed: dict[str, str],
     headers: dict[str, str],
     send: Any,
+    examples_of: dict[GenerationMode, int],
 ) -> None:
     """Run one operation's examples (in a worker thread; `send` runs on the test's loop)."""
 
     @settings(
-        max_examples=EXAMPLES[mode],
+        max_examples=examples_of[mode],
         derandomize=True,
         database=None,
         deadline=None,
@@ -173,7 +182,15 @@ def fuzz(
     examples()
 
 
-@pytest.mark.parametrize(("service", "path", "method"), OPERATIONS)
+async def token_of(place: Tenant, service: str, caller: str, service_token: Any) -> str:
+    if service in AUDIENCE:
+        return str(service_token(AUDIENCE[service]))
+    if caller == "counselor":
+        return await place.kit.token_for(place.ids["user_id"])
+    return place.kit.token
+
+
+@pytest.mark.parametrize(("service", "path", "method", "caller"), OPERATIONS)
 async def test_every_documented_operation_answers_as_documented(
     apps: dict[str, FastAPI],
     api: httpx.AsyncClient,
@@ -181,11 +198,13 @@ async def test_every_documented_operation_answers_as_documented(
     service: str,
     path: str,
     method: str,
+    caller: str,
 ) -> None:
     schema = schemathesis.openapi.from_dict(DOCUMENTS[service])
     operation = schema[path][method.upper()]
     place = await tenant(apps, api)
-    token = service_token(AUDIENCE[service]) if service in AUDIENCE else place.kit.token
+    token = await token_of(place, service, caller, service_token)
+    examples_of = COUNSELOR_EXAMPLES if caller == "counselor" else EXAMPLES
     names = {p["name"] for p in operation.definition.raw.get("parameters", []) if p["in"] == "path"}
     fixed = {name: value for name, value in place.ids.items() if name in names}
     # An API client's request: a browser's pages are the browser tests' part.
@@ -199,7 +218,13 @@ async def test_every_documented_operation_answers_as_documented(
         for mode in modes_for(operation):
             try:
                 await asyncio.to_thread(
-                    fuzz, operation, mode=mode, fixed=fixed, headers=headers, send=send
+                    fuzz,
+                    operation,
+                    mode=mode,
+                    fixed=fixed,
+                    headers=headers,
+                    send=send,
+                    examples_of=examples_of,
                 )
             except Unsatisfiable:
                 # No wrong input exists where every part left free takes any string (/j/{token}).
