@@ -13,7 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.db import check_database, create_engine, run_migrations
 from shared.observability import Metrics, RequestContextMiddleware, configure_logging
-from shared.problems import ServiceUnavailable, install_problem_handlers
+from shared.problems import (
+    ServiceUnavailable,
+    document_problems,
+    install_problem_handlers,
+    problem_responses,
+)
 from shared.service_auth import ServiceTokens
 from shared.service_client import ServiceClient
 from shared.settings import ServiceSettings
@@ -34,7 +39,9 @@ def build_service_app(
     """A FastAPI app with its database migrated on start and the common routes mounted."""
     service = settings.service_name
     configure_logging(service, settings.log_level)
-    engine = create_engine(database_url, schema=service)
+    engine = create_engine(
+        database_url, schema=service, connect_timeout=settings.database_connect_timeout_seconds
+    )
     metrics = Metrics(service)
 
     @asynccontextmanager
@@ -71,8 +78,21 @@ def build_service_app(
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     app.include_router(_operations_router())
     for router in routers:
-        app.include_router(router)
+        # Any route that reads or writes answers 503 while its database is unreachable.
+        app.include_router(router, responses=problem_responses(503))
+    _document_problems(app)
     return app
+
+
+def _document_problems(app: FastAPI) -> None:
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_problems(generate())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _operations_router() -> APIRouter:
@@ -82,7 +102,11 @@ def _operations_router() -> APIRouter:
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @router.get("/readyz", summary="The database is reachable and migrations have run")
+    @router.get(
+        "/readyz",
+        summary="The database is reachable and migrations have run",
+        responses=problem_responses(503),
+    )
     async def readyz(request: Request) -> dict[str, str]:
         engine: AsyncEngine = request.app.state.engine
         try:

@@ -16,7 +16,7 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from fastapi import Request
-from sqlalchemy import event, text
+from sqlalchemy import event, exc, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -43,7 +43,9 @@ def normalise_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def create_engine(url: str, *, schema: str, pool_size: int = 10) -> AsyncEngine:
+def create_engine(
+    url: str, *, schema: str, pool_size: int = 10, connect_timeout: float = 5.0
+) -> AsyncEngine:
     url = normalise_url(url)
     if is_sqlite(url):
         database = make_url(url).database
@@ -60,10 +62,10 @@ def create_engine(url: str, *, schema: str, pool_size: int = 10) -> AsyncEngine:
         max_overflow=pool_size,
         pool_pre_ping=True,
         hide_parameters=True,
-        pool_timeout=5,
+        pool_timeout=connect_timeout,
         connect_args={
             "server_settings": {"search_path": schema, "application_name": f"lingkar-{schema}"},
-            "timeout": 5,
+            "timeout": connect_timeout,
             "command_timeout": 30,
         },
     )
@@ -159,6 +161,31 @@ def alembic_config(migrations_dir: Path, schema: str) -> Config:
     config.set_main_option("script_location", str(migrations_dir))
     config.attributes["schema"] = schema
     return config
+
+
+def is_unreachable(error: BaseException) -> bool:
+    """The database could not be reached or the connection was lost: worth a retry, not a bug.
+
+    SQLite: the file cannot be opened, or is locked past the busy time-out. PostgreSQL: the
+    connection was refused, timed out or broke (asyncpg's OSError and TimeoutError while
+    connecting come through unwrapped), or no pooled connection came free in time.
+    """
+    if isinstance(error, exc.DBAPIError):
+        return error.connection_invalidated or isinstance(
+            error, exc.OperationalError | exc.InterfaceError
+        )
+    if isinstance(error, exc.TimeoutError):
+        return True
+    return isinstance(error, OSError | TimeoutError) and _raised_by_the_pool(error)
+
+
+def _raised_by_the_pool(error: BaseException) -> bool:
+    trace = error.__traceback__
+    while trace is not None:
+        if trace.tb_frame.f_globals.get("__name__", "").startswith("sqlalchemy.pool"):
+            return True
+        trace = trace.tb_next
+    return False
 
 
 async def check_database(engine: AsyncEngine) -> None:

@@ -16,8 +16,10 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from shared.db import is_unreachable
 from shared.observability import bind_request_id, current_request_id, reset_request_id
 
 PROBLEM_JSON = "application/problem+json"
@@ -88,6 +90,58 @@ class ServiceUnavailable(DomainError):
     status, type, title = 503, "service-unavailable", "Service unavailable"
 
 
+class Problem(BaseModel):
+    """How every error of every service is answered (RFC 9457), for the OpenAPI documents.
+
+    Some problems add members: `errors` (each field and why), `unmet` (each requirement),
+    `correlation_id`; the model allows them.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    request_id: str | None = None
+
+
+_PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+_DESCRIPTIONS = {
+    401: "No valid credentials",
+    403: "The caller may not do this",
+    404: "Not found, or another school's",
+    409: "Conflicts with the resource's state",
+    422: "Invalid input: `errors` names each field and why",
+    503: "A dependency (the database, another service) is not reachable now; try again",
+}
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` entries for these error statuses, each a problem+json."""
+    return {status: {"description": _DESCRIPTIONS[status]} for status in statuses}
+
+
+def document_problems(document: dict[str, Any]) -> dict[str, Any]:
+    """Say in an OpenAPI document what errors really are: problem+json, not FastAPI's JSON.
+
+    Every 4xx/5xx response is given the Problem schema under application/problem+json,
+    replacing FastAPI's default 422 body (which the handlers here never send); a page for a
+    browser (text/html) that a route documents is kept beside it.
+    """
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    schemas["Problem"] = Problem.model_json_schema()
+    for item in document.get("paths", {}).values():
+        for operation in item.values():
+            for status, response in operation.get("responses", {}).items():
+                if status[:1] in ("4", "5"):
+                    pages = {k: v for k, v in response.get("content", {}).items() if "html" in k}
+                    response["content"] = {PROBLEM_JSON: {"schema": _PROBLEM_REF}, **pages}
+    for unused in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(unused, None)
+    return document
+
+
 def problem_response(
     status: int,
     type_: str,
@@ -153,8 +207,24 @@ _HTTP_TITLES = {
 }
 
 
+# What FastAPI raises (400) for a body it cannot decode at all, e.g. JSON that is not UTF-8.
+_BODY_UNREADABLE = "There was an error parsing the body"
+
+
+def _unreadable_body(cause: BaseException | None) -> JSONResponse:
+    """A body that cannot be decoded is malformed input like any other: 422 naming `body`."""
+    why = "not UTF-8" if isinstance(cause, UnicodeDecodeError) else "not in its declared format"
+    reason = f"could not be read ({why})"
+    errors = [{"field": "body", "reason": reason}]
+    return problem_response(
+        422, "validation-error", "Invalid input", f"body: {reason}", errors=errors
+    )
+
+
 async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and exc.detail == _BODY_UNREADABLE:
+        return _unreadable_body(exc.__cause__)
     type_, title = _HTTP_TITLES.get(exc.status_code, ("http-error", "Request failed"))
     detail = exc.detail if isinstance(exc.detail, str) else title
     return problem_response(
@@ -162,7 +232,26 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def _database_unreachable(exc: BaseException) -> bool:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if is_unreachable(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    if _database_unreachable(exc):
+        # Not a bug and nothing to trace: the client is told to try again, the log says why.
+        log.warning("database unreachable", extra={"error_type": type(exc).__name__})
+        return problem_response(
+            503,
+            ServiceUnavailable.type,
+            ServiceUnavailable.title,
+            "the database is not reachable now; try again shortly",
+            headers={"Retry-After": "2"},
+        )
     request_id = getattr(request.state, "request_id", None) or current_request_id() or "-"
     token = bind_request_id(request_id)
     log.error(

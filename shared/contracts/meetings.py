@@ -10,9 +10,10 @@ from pydantic import AwareDatetime, BaseModel, Field, model_validator
 
 from shared.gate import POLICY_VERSION, Signer, member_missing
 from shared.stages import Provider
+from shared.validation import Payload
 
 
-class ConsentEvidence(BaseModel):
+class ConsentEvidence(Payload):
     """One consent record, as the gate needs to see it."""
 
     consent_id: UUID
@@ -25,7 +26,7 @@ class ConsentEvidence(BaseModel):
     fallback_platform: Provider | None = None
 
 
-class ClearedParticipant(BaseModel):
+class ClearedParticipant(Payload):
     person_id: UUID
     name: str
     email: str | None = None
@@ -35,7 +36,7 @@ class ClearedParticipant(BaseModel):
     locale: Literal["id", "en"] = "id"
 
 
-class Clearance(BaseModel):
+class Clearance(Payload):
     """Proof that everyone to be admitted passed the ethics gate; refuses to exist otherwise."""
 
     session_id: UUID
@@ -63,13 +64,13 @@ class Clearance(BaseModel):
         return self
 
 
-class Host(BaseModel):
+class Host(Payload):
     person_id: UUID
     name: str
     email: str | None = None
 
 
-class ProvisionRequest(BaseModel):
+class ProvisionRequest(Payload):
     school_id: UUID
     session_id: UUID
     provider: Provider
@@ -110,7 +111,7 @@ class MeetingOut(BaseModel):
     created_at: datetime
 
 
-class AdmitRequest(BaseModel):
+class AdmitRequest(Payload):
     """Members cleared after the meeting was made: each gets their own gated link.
 
     Idempotent: admitting someone already admitted returns their existing link.
@@ -123,20 +124,20 @@ class AdmitOut(BaseModel):
     join_links: list[JoinLink]
 
 
-class RevokeRequest(BaseModel):
+class RevokeRequest(Payload):
     """A member's clearance ended (consent withdrawn): their link stops working at once."""
 
     person_id: UUID
     reason: str = Field(max_length=200)
 
 
-class RescheduleRequest(BaseModel):
+class RescheduleRequest(Payload):
     scheduled_start: AwareDatetime
     duration_minutes: int = Field(gt=0, le=600)
     title: str
 
 
-class CancelRequest(BaseModel):
+class CancelRequest(Payload):
     """Cancel the session's meetings made by these provisioning requests (their idempotency
     keys); a request named here that arrives later is refused, so no meeting outlives it."""
 

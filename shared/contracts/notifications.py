@@ -8,6 +8,8 @@ from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, Field
 
+from shared.validation import Payload
+
 
 class Event(StrEnum):
     """What happened, and so which template. The `data` each carries is listed beside it."""
@@ -78,7 +80,7 @@ class Locale(StrEnum):
     en = "en"
 
 
-class Recipient(BaseModel):
+class Recipient(Payload):
     person_id: UUID
     name: str
     email: str | None = None
@@ -92,7 +94,7 @@ class Recipient(BaseModel):
     opt_out_non_essential: bool = False
 
 
-class NotificationRequest(BaseModel):
+class NotificationRequest(Payload):
     idempotency_key: str = Field(min_length=8, max_length=200)
     school_id: UUID
     session_id: UUID | None = None

@@ -366,6 +366,17 @@ async def test_a_body_that_is_not_json_is_refused_naming_the_body(
     assert_invalid(answer, "body", "json")
 
 
+async def test_a_json_body_that_is_not_utf8_is_refused_naming_the_body(kit: SchoolKit) -> None:
+    # Found by the fuzzer: FastAPI answered 400 "error parsing the body", a status no route
+    # documents, where every other malformed body is a 422 naming `body`.
+    answer = await kit.api.post(
+        "/v1/users",
+        content=b'{"role": "student", "name": "Ayu \xe9\xff"}',
+        headers={**kit.auth, "content-type": "application/json"},
+    )
+    assert_invalid(answer, "body", "utf-8")
+
+
 @pytest.mark.parametrize("payload", [[{"role": "student", "name": "Ayu"}], "Ayu", 42, None])
 async def test_a_body_of_the_wrong_json_type_is_refused_naming_the_body(
     kit: SchoolKit, payload: Any

@@ -4,7 +4,6 @@ doubles one. Real processes, SIGKILL, a real SMTP server."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -17,57 +16,11 @@ from sqlmodel import select
 
 from services.meetings.meetings.models import Meeting
 from services.notifications.notifications.models import Notification
+from tests.faults.proxy import Proxy
 from tests.integration.conftest import MailBox
 from tests.processes import Services, base_env, free_port
 
 pytestmark = pytest.mark.integration
-
-
-class HoldingProxy:
-    """TCP between the api and the meetings service; can hold back the meetings' answers.
-
-    Holding an answer is the moment that matters: the meeting exists at the provider and in
-    the meetings service, and the api has not heard of it yet.
-    """
-
-    def __init__(self, upstream_port: int) -> None:
-        self.upstream_port = upstream_port
-        self.hold = False
-        self.held = asyncio.Event()
-        self.server: asyncio.Server | None = None
-        self.port = 0
-
-    async def start(self) -> None:
-        self.server = await asyncio.start_server(self._client, "127.0.0.1", 0)
-        self.port = self.server.sockets[0].getsockname()[1]
-
-    async def stop(self) -> None:
-        if self.server:
-            self.server.close()
-
-    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.upstream_port)
-        except OSError:
-            writer.close()
-            return
-        await asyncio.gather(
-            self._pipe(reader, up_writer),
-            self._pipe(up_reader, writer, back=True),
-            return_exceptions=True,
-        )
-
-    async def _pipe(
-        self, source: asyncio.StreamReader, sink: asyncio.StreamWriter, back: bool = False
-    ) -> None:
-        with contextlib.suppress(OSError, ConnectionError):
-            while data := await source.read(65536):
-                if back and self.hold:
-                    self.held.set()
-                    continue  # swallowed: the api never gets this answer
-                sink.write(data)
-                await sink.drain()
-        sink.close()
 
 
 @pytest.fixture
@@ -75,9 +28,9 @@ async def proxy_and_services(
     tmp_path: Path,
     smtp_server: tuple[MailBox, int],
     system_database: str | None,
-) -> AsyncIterator[tuple[HoldingProxy, Services]]:
+) -> AsyncIterator[tuple[Proxy, Services]]:
     ports = {"api": free_port(), "meetings": free_port(), "notifications": free_port()}
-    proxy = HoldingProxy(ports["meetings"])
+    proxy = Proxy(ports["meetings"])
     await proxy.start()
     env = base_env(tmp_path, ports, smtp_server[1], system_database)
     services = Services(
@@ -98,15 +51,20 @@ async def proxy_and_services(
         await proxy.stop()
 
 
-async def prepare_session(services: Services) -> tuple[httpx.Client, dict[str, str], str]:
-    """A session whose gate is met while still in pre_preparation; the next move provisions."""
+def dev_admin(services: Services) -> tuple[httpx.Client, dict[str, str]]:
+    """A client of the running api with the dev school admin's token."""
     api = httpx.Client(base_url=services.url("api"), timeout=10)
     token = api.post(
         "/v1/oauth/token",
         data={"grant_type": "client_credentials"},
         auth=("dev-admin", "dev-secret"),
     ).json()["access_token"]
-    auth = {"Authorization": f"Bearer {token}"}
+    return api, {"Authorization": f"Bearer {token}"}
+
+
+async def prepare_session(services: Services) -> tuple[httpx.Client, dict[str, str], str]:
+    """A session whose gate is met while still in pre_preparation; the next move provisions."""
+    api, auth = dev_admin(services)
 
     def post(path: str, body: dict[str, Any]) -> dict[str, Any]:
         answer = api.post(path, json=body, headers=auth)
@@ -193,7 +151,7 @@ async def exactly_one_of_everything(services: Services, box: MailBox, sid: str) 
 
 
 async def test_a_crash_before_the_call_reaches_meetings_delays_but_loses_nothing(
-    proxy_and_services: tuple[HoldingProxy, Services],
+    proxy_and_services: tuple[Proxy, Services],
     smtp_server: tuple[MailBox, int],
 ) -> None:
     _, services = proxy_and_services
@@ -210,9 +168,11 @@ async def test_a_crash_before_the_call_reaches_meetings_delays_but_loses_nothing
     await exactly_one_of_everything(services, smtp_server[0], sid)
 
 
+@pytest.mark.parametrize("killed", ["api", "meetings"])
 async def test_a_crash_after_meetings_answered_makes_no_second_meeting(
-    proxy_and_services: tuple[HoldingProxy, Services],
+    proxy_and_services: tuple[Proxy, Services],
     smtp_server: tuple[MailBox, int],
+    killed: str,
 ) -> None:
     proxy, services = proxy_and_services
     for service in ("notifications", "worker", "meetings", "api"):
@@ -222,12 +182,46 @@ async def test_a_crash_after_meetings_answered_makes_no_second_meeting(
     moved = api.post(f"/v1/sessions/{sid}/transitions", json={"to": "preparation"}, headers=auth)
     assert moved.status_code == 200, moved.text
     await asyncio.wait_for(proxy.held.wait(), timeout=20)
-    services.kill("api")  # the meeting exists; the api never recorded it
+    # The meeting exists and the api never heard: either side dies now. Meetings dying breaks
+    # the api's call, and the outbox keeps the provisioning for when it is back.
+    services.kill(killed)
     made = await services.query(
         "meetings", select(Meeting.id).where(Meeting.session_id == uuid.UUID(sid))
     )
     assert len(made) == 1
 
     proxy.hold = False
-    services.start("api")
+    services.start(killed)
     await exactly_one_of_everything(services, smtp_server[0], sid)
+
+
+JITSI = {"server_url": "https://meet.sekolah.sch.id"}
+
+
+async def test_meetings_killed_mid_request_gives_the_caller_a_clear_503_then_works_again(
+    proxy_and_services: tuple[Proxy, Services],
+) -> None:
+    proxy, services = proxy_and_services
+    for service in ("meetings", "api"):
+        services.start(service)
+    api, auth = dev_admin(services)
+    proxy.hold = True
+    saving = asyncio.create_task(
+        asyncio.to_thread(api.put, "/v1/school/providers/jitsi", json=JITSI, headers=auth)
+    )
+    await asyncio.wait_for(proxy.held.wait(), timeout=20)
+    services.kill("meetings")
+    answer = await asyncio.wait_for(saving, timeout=10)
+
+    assert answer.status_code == 503, answer.text
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    assert "try again" in answer.json()["detail"]
+    proxy.hold = False
+    services.start("meetings")
+    # In a thread: the proxy runs on this loop, and the api's call to meetings goes through it.
+    again = await asyncio.to_thread(api.put, "/v1/school/providers/jitsi", json=JITSI, headers=auth)
+    assert again.status_code == 200, again.text
+    listed = await asyncio.to_thread(api.get, "/v1/school/providers", headers=auth)
+    accounts = listed.json()
+    [jitsi] = [a for a in accounts if a["provider"] == "jitsi"]
+    assert jitsi["configured"], jitsi

@@ -112,6 +112,17 @@ async def test_an_unknown_event_is_refused_not_stored(
     assert await stored_notification(apps["notifications"], request["idempotency_key"]) is None
 
 
+async def test_a_nul_character_in_the_key_is_422_naming_it_not_a_500(accept: Accept) -> None:
+    # Found by the fuzzer on PostgreSQL, which cannot store NUL: the lookup by key was a 500.
+    request = notification_body()
+    request["idempotency_key"] = "key-with-\x00-inside"
+
+    answer = await accept(request)
+
+    assert answer.status_code == 422, answer.text
+    assert [e["field"] for e in answer.json()["errors"]] == ["idempotency_key"]
+
+
 async def test_recipients_nobody_can_be_reached_on_are_422_naming_recipients(
     accept: Accept, apps: dict[str, FastAPI]
 ) -> None:

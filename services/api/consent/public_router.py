@@ -27,11 +27,12 @@ from services.api.db import DbSession
 from shared.timeutil import as_utc
 
 router = APIRouter(prefix="/v1/consent", tags=["consent (public)"])
-_GONE: dict[int | str, dict[str, Any]] = {
-    410: {"description": "The link was used, expired or replaced"},
-    404: {"description": "Not a genuine consent link; nothing recorded"},
-}
 _PAGE = {"text/html": {"schema": {"type": "string"}}}
+# problem+json for a front end; the page saying so for a browser or a form.
+_GONE: dict[int | str, dict[str, Any]] = {
+    410: {"content": _PAGE, "description": "The link was used, expired or replaced"},
+    404: {"content": _PAGE, "description": "Not a genuine consent link; nothing recorded"},
+}
 _FORM = "application/x-www-form-urlencoded"
 _DECISION_FORM = {
     "type": "object",
@@ -105,7 +106,10 @@ async def read(
     responses={
         **_GONE,
         201: {"content": _PAGE, "description": "The record (JSON), or its page for a form"},
-        422: {"description": "An item to acknowledge is missing (named in `errors`)"},
+        422: {
+            "content": _PAGE,
+            "description": "An item to acknowledge is missing (named in `errors`)",
+        },
     },
     openapi_extra={
         "requestBody": {

@@ -12,9 +12,14 @@ from services.api.db import DbSession
 from services.api.sessions import preparation
 from services.api.sessions.schemas import GatePublic, WithdrawRequest
 from services.api.sessions.views import gate_public
+from shared.problems import problem_responses
 from shared.timeutil import as_utc
 
-router = APIRouter(prefix="/v1/sessions/{session_id}", tags=["consent"])
+router = APIRouter(
+    prefix="/v1/sessions/{session_id}",
+    tags=["consent"],
+    responses=problem_responses(401, 403, 404, 409),
+)
 
 
 @router.post("/consents/{student_id}/withdraw", response_model=GatePublic)

@@ -7,8 +7,11 @@ from services.api.consent import school_texts
 from services.api.consent.requests import Asker
 from services.api.consent.school_texts import SchoolWording, VersionPublic
 from services.api.db import DbSession
+from shared.problems import problem_responses
 
-router = APIRouter(prefix="/v1/school/consent-texts", tags=["consent"])
+router = APIRouter(
+    prefix="/v1/school/consent-texts", tags=["consent"], responses=problem_responses(401, 403)
+)
 
 
 @router.post("", status_code=201, response_model=VersionPublic)

@@ -9,8 +9,9 @@ from services.api.db import DbSession
 from services.api.groups import service
 from services.api.groups.models import Group
 from services.api.groups.schemas import GroupCreate, GroupMemberPublic, GroupPublic
+from shared.problems import problem_responses
 
-router = APIRouter(prefix="/v1/groups", tags=["groups"])
+router = APIRouter(prefix="/v1/groups", tags=["groups"], responses=problem_responses(401, 403, 404))
 
 
 async def _public(db: DbSession, group: Group) -> GroupPublic:

@@ -7,8 +7,9 @@ from fastapi import APIRouter
 from services.api.auth.deps import PersonReader
 from services.api.db import DbSession
 from services.api.privacy import export
+from shared.problems import problem_responses
 
-router = APIRouter(prefix="/v1/me", tags=["privacy"])
+router = APIRouter(prefix="/v1/me", tags=["privacy"], responses=problem_responses(401, 403))
 
 
 @router.get("/data")

@@ -15,8 +15,13 @@ from shared.contracts.providers import (
     ProviderStatus,
     ZoomAccountIn,
 )
+from shared.problems import problem_responses
 
-router = APIRouter(prefix="/v1/school/providers", tags=["provider accounts"])
+router = APIRouter(
+    prefix="/v1/school/providers",
+    tags=["provider accounts"],
+    responses=problem_responses(401, 403),
+)
 _SAVED = {"content": {"application/json": {"example": {"provider": "zoom", "configured": True}}}}
 
 

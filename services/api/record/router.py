@@ -14,8 +14,13 @@ from services.api.record.schemas import (
     ObservationPublic,
 )
 from services.api.sessions import service as session_service
+from shared.problems import problem_responses
 
-router = APIRouter(prefix="/v1/sessions/{session_id}", tags=["record"])
+router = APIRouter(
+    prefix="/v1/sessions/{session_id}",
+    tags=["record"],
+    responses=problem_responses(401, 403, 404, 409),
+)
 
 
 @router.post("/observations", status_code=201, response_model=ObservationPublic)

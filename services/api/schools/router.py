@@ -8,8 +8,9 @@ from services.api.auth.deps import PlatformAdmin
 from services.api.db import DbSession
 from services.api.schools import service
 from services.api.schools.schemas import SchoolCreate, SchoolCreated, SchoolPublic
+from shared.problems import problem_responses
 
-router = APIRouter(prefix="/v1/platform", tags=["platform"])
+router = APIRouter(prefix="/v1/platform", tags=["platform"], responses=problem_responses(401, 403))
 
 
 @router.post("/schools", status_code=201, response_model=SchoolCreated)

@@ -22,8 +22,13 @@ from services.api.sessions.schemas import (
     SessionUpdate,
     TransitionRequest,
 )
+from shared.problems import problem_responses
 
-router = APIRouter(prefix="/v1/sessions", tags=["sessions"])
+router = APIRouter(
+    prefix="/v1/sessions",
+    tags=["sessions"],
+    responses=problem_responses(401, 403, 404),
+)
 _REFUSAL: dict[int | str, dict[str, Any]] = {
     409: {"description": "problem+json with `unmet`: every requirement not met"}
 }

@@ -8,8 +8,9 @@ from services.api.auth.deps import PersonReader, StaffWriter
 from services.api.db import DbSession
 from services.api.users import service
 from services.api.users.schemas import GuardianLink, GuardianshipPublic, UserCreate, UserPublic
+from shared.problems import problem_responses
 
-router = APIRouter(prefix="/v1/users", tags=["people"])
+router = APIRouter(prefix="/v1/users", tags=["people"], responses=problem_responses(401, 403, 404))
 
 
 @router.post("", status_code=201, response_model=UserPublic)

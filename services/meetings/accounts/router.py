@@ -15,10 +15,15 @@ from shared.contracts.providers import (
     ProviderStatus,
     ZoomAccountIn,
 )
+from shared.problems import problem_responses
 from shared.service_auth import CallingService
 from shared.stages import Provider
 
-router = APIRouter(prefix="/internal/v1/schools/{school_id}/providers", tags=["internal"])
+router = APIRouter(
+    prefix="/internal/v1/schools/{school_id}/providers",
+    tags=["internal"],
+    responses=problem_responses(401),
+)
 
 
 async def _save(

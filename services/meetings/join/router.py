@@ -11,6 +11,7 @@ from services.meetings.join.clearance import Clearances
 from services.meetings.providers.registry import Providers
 
 router = APIRouter(tags=["join"])
+_PAGE = {"text/html": {"schema": {"type": "string"}}}
 
 
 @router.get(
@@ -18,10 +19,13 @@ router = APIRouter(tags=["join"])
     response_class=HTMLResponse,
     responses={
         302: {"description": "Admitted: on to the provider's meeting"},
-        403: {"description": "Consent not active, or too early (the page names the time)"},
-        404: {"description": "Not a link we gave"},
-        410: {"description": "The session has ended or was cancelled"},
-        503: {"description": "The member's clearance cannot be checked now"},
+        403: {
+            "content": _PAGE,
+            "description": "Consent not active, or too early (the page names the time)",
+        },
+        404: {"content": _PAGE, "description": "Not a link we gave"},
+        410: {"content": _PAGE, "description": "The session has ended or was cancelled"},
+        503: {"content": _PAGE, "description": "The member's clearance cannot be checked now"},
     },
 )
 async def join(
@@ -43,8 +47,8 @@ async def join(
     response_class=HTMLResponse,
     responses={
         302: {"description": "On to the provider's host link, fetched now"},
-        404: {"description": "Not a link we gave"},
-        410: {"description": "The session was cancelled"},
+        404: {"content": _PAGE, "description": "Not a link we gave"},
+        410: {"content": _PAGE, "description": "The session was cancelled"},
     },
 )
 async def host(token: str, request: Request, db: DbSession, providers: Providers) -> Response:

@@ -19,9 +19,10 @@ from shared.contracts.meetings import (
     ProvisionRequest,
     RescheduleRequest,
 )
+from shared.problems import problem_responses
 from shared.service_auth import CallingService
 
-router = APIRouter(prefix="/internal/v1", tags=["internal"])
+router = APIRouter(prefix="/internal/v1", tags=["internal"], responses=problem_responses(401))
 
 
 @router.post(

@@ -12,9 +12,14 @@ from services.meetings.participants import service
 from services.meetings.participants.links import JoinLinkMaker
 from services.meetings.participants.schemas import RevokeOut
 from shared.contracts.meetings import AdmitOut, AdmitRequest, RevokeRequest
+from shared.problems import problem_responses
 from shared.service_auth import CallingService
 
-router = APIRouter(prefix="/internal/v1/meetings/{meeting_id}", tags=["internal"])
+router = APIRouter(
+    prefix="/internal/v1/meetings/{meeting_id}",
+    tags=["internal"],
+    responses=problem_responses(401),
+)
 
 
 @router.post(

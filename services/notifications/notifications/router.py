@@ -7,9 +7,10 @@ from fastapi import APIRouter
 from services.notifications.db import DbSession
 from services.notifications.notifications import service
 from shared.contracts.notifications import NotificationAccepted, NotificationRequest
+from shared.problems import problem_responses
 from shared.service_auth import CallingService
 
-router = APIRouter(prefix="/internal/v1", tags=["internal"])
+router = APIRouter(prefix="/internal/v1", tags=["internal"], responses=problem_responses(401))
 
 
 @router.post("/notifications", status_code=202, response_model=NotificationAccepted)
