@@ -20,8 +20,9 @@ from shared.contracts.notifications import (
     PageQuery,
     SessionNotificationPage,
 )
+from shared.problems import problem_responses
 
-router = APIRouter(tags=["notifications"])
+router = APIRouter(tags=["notifications"], responses=problem_responses(401, 403, 404))
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"description": "problem+json: not the caller's, or of another school"}
 }

@@ -10,9 +10,16 @@ from services.api.auth.deps import PersonReader, PersonWriter, SchoolAdmin
 from services.api.db import DbSession
 from services.api.preferences import service
 from services.api.preferences.schemas import Preferences, PreferencesIn
+from shared.problems import problem_responses
 
-me = APIRouter(prefix="/v1/me/preferences", tags=["preferences"])
-people = APIRouter(prefix="/v1/users/{user_id}/preferences", tags=["preferences"])
+me = APIRouter(
+    prefix="/v1/me/preferences", tags=["preferences"], responses=problem_responses(401, 403)
+)
+people = APIRouter(
+    prefix="/v1/users/{user_id}/preferences",
+    tags=["preferences"],
+    responses=problem_responses(401, 403, 404),
+)
 
 
 @me.get("", response_model=Preferences)

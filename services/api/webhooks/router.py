@@ -17,8 +17,11 @@ from shared.contracts.webhooks import (
     WebhookSubscriptionWithSecret,
     WebhookTestQueued,
 )
+from shared.problems import problem_responses
 
-router = APIRouter(prefix="/v1/school/webhooks", tags=["webhooks"])
+router = APIRouter(
+    prefix="/v1/school/webhooks", tags=["webhooks"], responses=problem_responses(401, 403, 404)
+)
 
 EVENTS_DOC = """Every notification Lingkar sends becomes an event, POSTed as JSON in the Standard
 Webhooks shape `{"type", "timestamp", "data"}` to each enabled subscription that asked for its

@@ -8,8 +8,13 @@ from services.api.auth.deps import SchoolAdmin
 from services.api.whatsapp import service
 from shared.contracts.notifications import Event
 from shared.contracts.whatsapp import WhatsAppTemplate, WhatsAppTemplateIn
+from shared.problems import problem_responses
 
-router = APIRouter(prefix="/v1/school/whatsapp-templates", tags=["whatsapp templates"])
+router = APIRouter(
+    prefix="/v1/school/whatsapp-templates",
+    tags=["whatsapp templates"],
+    responses=problem_responses(401, 403, 404),
+)
 
 
 @router.get("", response_model=list[WhatsAppTemplate])

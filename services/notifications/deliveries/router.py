@@ -15,9 +15,14 @@ from shared.contracts.notifications import (
     PageQuery,
     SessionNotificationPage,
 )
+from shared.problems import problem_responses
 from shared.service_auth import CallingService
 
-router = APIRouter(prefix="/internal/v1/schools/{school_id}", tags=["internal"])
+router = APIRouter(
+    prefix="/internal/v1/schools/{school_id}",
+    tags=["internal"],
+    responses=problem_responses(401, 404, 409),
+)
 
 
 @router.get("/sessions/{session_id}/notifications", response_model=SessionNotificationPage)

@@ -10,10 +10,13 @@ from fastapi import APIRouter, Query
 from services.notifications.db import DbSession
 from services.notifications.inbox import service
 from shared.contracts.notifications import InboxPage, InboxQuery, InboxRead
+from shared.problems import problem_responses
 from shared.service_auth import CallingService
 
 router = APIRouter(
-    prefix="/internal/v1/schools/{school_id}/people/{person_id}/inbox", tags=["internal"]
+    prefix="/internal/v1/schools/{school_id}/people/{person_id}/inbox",
+    tags=["internal"],
+    responses=problem_responses(401, 404),
 )
 
 

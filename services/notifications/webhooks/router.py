@@ -19,10 +19,15 @@ from shared.contracts.webhooks import (
     WebhookSubscriptionWithSecret,
     WebhookTestQueued,
 )
+from shared.problems import problem_responses
 from shared.secret_box import SecretBox
 from shared.service_auth import CallingService
 
-router = APIRouter(prefix="/internal/v1/schools/{school_id}/webhooks", tags=["internal"])
+router = APIRouter(
+    prefix="/internal/v1/schools/{school_id}/webhooks",
+    tags=["internal"],
+    responses=problem_responses(401, 404),
+)
 
 
 async def _subscription(

@@ -14,12 +14,18 @@ from services.notifications.whatsapp import service, webhooks
 from services.notifications.whatsapp.schemas import Receipt
 from shared.contracts.notifications import Event
 from shared.contracts.whatsapp import WhatsAppTemplate, WhatsAppTemplateIn
+from shared.problems import problem_responses
 from shared.service_auth import CallingService
 
 internal = APIRouter(
-    prefix="/internal/v1/schools/{school_id}/whatsapp-templates", tags=["internal"]
+    prefix="/internal/v1/schools/{school_id}/whatsapp-templates",
+    tags=["internal"],
+    responses=problem_responses(401, 404),
 )
-public = APIRouter(prefix="/webhooks/whatsapp", tags=["webhooks"])
+# 404 until the operator sets the WhatsApp app secret and verify token.
+public = APIRouter(
+    prefix="/webhooks/whatsapp", tags=["webhooks"], responses=problem_responses(401, 403, 404)
+)
 
 
 @internal.post("/{event}", response_model=WhatsAppTemplate)
