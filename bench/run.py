@@ -1,0 +1,258 @@
+"""`make bench`: throughput, latency and memory of the services, each beside the ceiling.
+
+    python -m bench.run [--quick] [--scenario read,list,...] [--million] [--keep]
+
+Scenarios: read, list, create, notifications, scale, memory (start-up and RSS are always
+measured). `--million` makes the scale scenario compare 10,000 with 1,000,000 stored sessions
+(the seeding takes minutes; its time is printed); without it, 10,000 with 100,000.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench import mail, report, seed, wrk
+from bench.report import Row
+from bench.stack import Stack, create_database, drop_database, free_port
+
+SCENARIOS = ("read", "list", "create", "notifications", "scale")
+SERVICES = ("api", "meetings", "notifications")
+
+
+@dataclass
+class Plan:
+    seconds: float
+    connections: int
+    scenarios: tuple[str, ...]
+    emails: int
+    big: int
+    keep: bool
+
+
+def measure(url: str, load: wrk.Load, plan: Plan) -> wrk.Measured:
+    wrk.run(url, load, connections=plan.connections, seconds=1)  # warm up: imports, pools, caches
+    return wrk.run(url, load, connections=plan.connections, seconds=plan.seconds)
+
+
+def row(name: str, got: wrk.Measured, ceiling: wrk.Measured, goal: str, share: float) -> Row:
+    r = Row(
+        scenario=name,
+        rps=got.rps,
+        ceiling_rps=ceiling.rps,
+        p50_ms=got.p50_ms,
+        p95_ms=got.p95_ms,
+        p99_ms=got.p99_ms,
+        errors=got.errors,
+        goal=goal,
+    )
+    r.met = (r.ratio or 0) >= share and got.errors == 0
+    return r
+
+
+def reads(stack: Stack, kit: seed.School, plan: Plan, ceiling: wrk.Measured) -> list[Row]:
+    api = stack.url("api")
+    rows = []
+    if "read" in plan.scenarios:
+        load = wrk.Load(paths=tuple(f"/v1/sessions/{i}" for i in kit.session_ids), headers=kit.auth)
+        got = measure(api, load, plan)
+        r = row("GET /v1/sessions/{id}", got, ceiling, ">=40%, p99<=20ms", 0.40)
+        r.met = bool(r.met) and got.p99_ms <= 20
+        rows.append(r)
+    if "list" in plan.scenarios:
+        load = wrk.Load(paths=("/v1/sessions?limit=50",), headers=kit.auth)
+        rows.append(
+            row("GET /v1/sessions?limit=50", measure(api, load, plan), ceiling, ">=10%", 0.10)
+        )
+    return rows
+
+
+def create(stack: Stack, kit: seed.School, plan: Plan, ceiling_post: wrk.Measured) -> Row:
+    load = wrk.Load(
+        paths=("/v1/sessions",),
+        method="POST",
+        headers=(*kit.auth, ("Content-Type", "application/json")),
+        body=json.dumps(seed.session_body(kit.group_id)),
+    )
+    got = measure(stack.url("api"), load, plan)
+    r = row("POST /v1/sessions", got, ceiling_post, ">=15%", 0.15)
+    r.note = "beside the ceiling's POST of a JSON body"
+    return r
+
+
+def notifications(stack: Stack, kit: seed.School, plan: Plan, inbox: mail.Inbox) -> Row:
+    accepted = mail.accept(stack.url("notifications"), kit.school_id, plan.emails)
+    inbox.received.clear()
+    inbox.first = inbox.last = None
+    started = time.monotonic()
+    for n in (1, 2):
+        stack.start(f"worker-{n}")
+    complete = mail.wait_delivered(inbox, plan.emails, seconds=plan.emails / 20 + 30)
+    twice = sum(1 for c in inbox.received.values() if c > 1)
+    lost = plan.emails - len(inbox.received)
+    span = (inbox.last or started) - (inbox.first or started)
+    rate = (len(inbox.received) - 1) / span if span > 0 else 0.0
+    return Row(
+        scenario="emails, 2 workers -> aiosmtpd",
+        rps=rate,
+        errors=lost + twice,
+        goal=">=300/s, 0 lost, 0 twice",
+        met=complete and rate >= 300 and lost == 0 and twice == 0,
+        note=f"{plan.emails} emails; {lost} lost, {twice} twice; accepted in {accepted:.1f}s; "
+        f"first delivered {(inbox.first or started) - started:.1f}s after the workers started",
+    )
+
+
+def scale(stack: Stack, kit: seed.School, plan: Plan, ceiling: wrk.Measured) -> list[Row]:
+    rows: list[Row] = []
+    figures = {}
+    for total in (10_000, plan.big):
+        took = seed.grow(stack, kit, total=total)
+        print(f"  {total:,} sessions stored (seeding took {took:.1f}s)", flush=True)
+        sampled = wrk.Load(
+            paths=tuple(f"/v1/sessions/{i}" for i in seed.sample_ids(stack, kit)), headers=kit.auth
+        )
+        listed = wrk.Load(paths=("/v1/sessions?limit=50",), headers=kit.auth)
+        for name, load in (("read", sampled), ("list", listed)):
+            got = measure(stack.url("api"), load, plan)
+            figures[(name, total)] = got
+            r = row(f"{name} @ {total:,} sessions", got, ceiling, "", 0)
+            r.met = None
+            r.extra = {"seeding_seconds": round(took, 1)}
+            rows.append(r)
+    for name in ("read", "list"):
+        small, big = figures[(name, 10_000)], figures[(name, plan.big)]
+        slower = max(small.rps / big.rps, big.p50_ms / small.p50_ms) if big.rps else float("inf")
+        rows.append(
+            Row(
+                scenario=f"{name}: {plan.big:,} vs 10,000",
+                goal="within 1.3x",
+                met=slower <= 1.3,
+                note=f"{slower:.2f}x (the larger of the throughput and median ratios)",
+                extra={"factor": slower},
+            )
+        )
+    return rows
+
+
+def memory(stack: Stack, starts: dict[str, float]) -> list[Row]:
+    rows = []
+    for name in SERVICES:
+        rss, peak = stack.rss_mb(name)
+        rows.append(
+            Row(
+                scenario=f"{name}: RSS after the run",
+                goal="<=100MB",
+                met=peak <= 100,
+                note=f"{rss:.0f} MB now, {peak:.0f} MB peak",
+                extra={"rss_mb": round(rss, 1), "peak_rss_mb": round(peak, 1)},
+            )
+        )
+    for name in SERVICES:
+        stack.stop(name)
+        again = stack.start(name)
+        rows.append(
+            Row(
+                scenario=f"{name}: start to ready",
+                goal="<=3s",
+                met=again <= 3,
+                note=f"{again:.2f}s with migrations current ({starts[name]:.2f}s on an empty "
+                "database, migrating)",
+                extra={"seconds": round(again, 2), "first_start_seconds": round(starts[name], 2)},
+            )
+        )
+    return rows
+
+
+def run(plan: Plan) -> list[Row]:
+    database = create_database()
+    logs = Path(tempfile.mkdtemp(prefix="lingkar-bench-"))
+    smtp_port = free_port()
+    controller, inbox = mail.smtp_server(smtp_port)
+    stack = Stack(database=database, logs=logs, smtp_port=smtp_port)
+    print(f"bench: database {database}, logs in {logs}", flush=True)
+    try:
+        starts = {name: stack.start(name) for name in (*SERVICES, "ceiling")}
+        kit = seed.school(stack, sessions=60)
+        ceiling = measure(stack.url("ceiling"), wrk.Load(paths=("/",)), plan)
+        rows = [
+            Row(
+                scenario="ceiling GET (bare FastAPI)",
+                rps=ceiling.rps,
+                p50_ms=ceiling.p50_ms,
+                p95_ms=ceiling.p95_ms,
+                p99_ms=ceiling.p99_ms,
+                errors=ceiling.errors,
+            )
+        ]
+        rows += reads(stack, kit, plan, ceiling)
+        if "create" in plan.scenarios:
+            post = wrk.Load(
+                paths=("/",),
+                method="POST",
+                headers=(("Content-Type", "application/json"),),
+                body=json.dumps(seed.session_body(kit.group_id)),
+            )
+            ceiling_post = measure(stack.url("ceiling"), post, plan)
+            rows.append(
+                Row(
+                    scenario="ceiling POST (bare FastAPI)",
+                    rps=ceiling_post.rps,
+                    p50_ms=ceiling_post.p50_ms,
+                    p95_ms=ceiling_post.p95_ms,
+                    p99_ms=ceiling_post.p99_ms,
+                    errors=ceiling_post.errors,
+                )
+            )
+            rows.append(create(stack, kit, plan, ceiling_post))
+        if "notifications" in plan.scenarios:
+            rows.append(notifications(stack, kit, plan, inbox))
+        if "scale" in plan.scenarios:
+            rows += scale(stack, kit, plan, ceiling)
+        rows += memory(stack, starts)
+        return rows
+    finally:
+        stack.stop_all()
+        controller.stop()
+        if not plan.keep:
+            drop_database(database)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="3 s per measurement, fewer emails")
+    parser.add_argument("--scenario", default=",".join(SCENARIOS), help="comma-separated")
+    parser.add_argument("--million", action="store_true", help="scale to 1,000,000 sessions")
+    parser.add_argument("--seconds", type=float, default=None, help="per measurement")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    args = parser.parse_args(argv)
+    chosen = tuple(s.strip() for s in args.scenario.split(",") if s.strip())
+    unknown = set(chosen) - set(SCENARIOS)
+    if unknown:
+        parser.error(f"unknown scenarios: {', '.join(sorted(unknown))}; pick from {SCENARIOS}")
+    plan = Plan(
+        seconds=args.seconds or (3 if args.quick else 10),
+        connections=args.connections,
+        scenarios=chosen,
+        emails=600 if args.quick else 3000,
+        big=1_000_000 if args.million else 100_000,
+        keep=args.keep,
+    )
+    machine = report.machine()
+    rows = run(plan)
+    print()
+    print(report.table(rows))
+    path = report.write(
+        rows, settings={**plan.__dict__, "scenarios": list(chosen)}, machine_info=machine
+    )
+    print(f"\nmachine: {machine}\nwritten: {path} (and bench/results/latest.json)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
