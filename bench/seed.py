@@ -31,6 +31,7 @@ class School:
     client_secret: str
     token: str
     group_id: str
+    counselor_id: str
     session_ids: list[str]
 
     @property
@@ -100,6 +101,7 @@ def school(stack: Stack, *, sessions: int) -> School:
         client_secret=credentials["client_secret"],
         token=token,
         group_id=group["id"],
+        counselor_id=counselor["id"],
         session_ids=ids,
     )
 
