@@ -67,10 +67,8 @@ def bearer_token(request: Request) -> str:
     return token.strip()
 
 
-async def require_service(request: Request) -> str:
-    """Dependency for internal routes: the name of the calling service.
-
-    Async though it awaits nothing: a plain `def` dependency would cost a thread-pool hop."""
+def require_service(request: Request) -> str:
+    """Dependency for internal routes: the name of the calling service."""
     tokens: ServiceTokens = request.app.state.service_tokens
     return tokens.verify(bearer_token(request))
 

@@ -44,7 +44,7 @@ class ConsentAsker:
     public_url: str
 
 
-async def get_asker(request: Request) -> ConsentAsker:  # async: no thread-pool hop
+def get_asker(request: Request) -> ConsentAsker:
     return ConsentAsker(
         tokens=request.app.state.consent_tokens,
         public_url=request.app.state.settings.public_url,
