@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements-dev.lock | cksum | cut -d' ' -f1)
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: run test install lint typecheck test-sqlite test-postgres migrate clean
+.PHONY: run test install lint typecheck test-sqlite test-postgres migrate bench clean
 
 $(STAMP): requirements-dev.lock
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Python 3.11 is needed (set PYTHON=...)")'
@@ -30,7 +30,7 @@ lint: install
 	$(BIN)/ruff format --check .
 
 typecheck: install
-	$(BIN)/mypy services shared scripts
+	$(BIN)/mypy services shared scripts bench
 
 test-sqlite: install
 	@bash scripts/ensure_chromium.sh
@@ -40,6 +40,13 @@ test-postgres: install
 	@bash scripts/ensure_chromium.sh
 	@bash scripts/ensure_postgres.sh
 	$(BIN)/python -m pytest --db=postgresql
+
+# Not part of `make test`: minutes of load against PostgreSQL. BENCH_ARGS=--quick, --million,
+# --scenario read,list (see docs/performance.md).
+bench: install
+	@bash bench/ensure_wrk.sh
+	@bash scripts/ensure_postgres.sh
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 migrate: install
 	$(BIN)/python -m shared.migrate

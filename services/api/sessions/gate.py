@@ -12,6 +12,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -20,8 +21,13 @@ from services.api.consent import service as consent_service
 from services.api.consent.service import Evidence
 from services.api.consent.wording import current_version
 from services.api.schools.models import School
-from services.api.sessions.models import Attestation, GuidanceSession, SessionParticipant
-from services.api.sessions.plan import plan_missing
+from services.api.sessions.models import (
+    Attestation,
+    GuidanceSession,
+    SessionParticipant,
+    SessionPlan,
+)
+from services.api.sessions.plan import missing_fields
 from services.api.users.models import Guardianship, User
 from shared.gate import member_missing
 from shared.problems import Unmet
@@ -45,6 +51,8 @@ class SessionGate:
     members: list[MemberGate]
     unmet: list[Unmet]
     text_version: str
+    # Read for the gate; the session's view shows it too.
+    plan: SessionPlan | None = None
 
     @property
     def met(self) -> bool:
@@ -67,29 +75,89 @@ def needs_guardian(student: User, school: School, on: datetime) -> bool:
 
 
 async def evaluate(*, db: AsyncSession, session: GuidanceSession) -> SessionGate:
-    school = await db.get(School, session.school_id)
-    assert school is not None
-    students = list(
-        (
-            await db.exec(
-                select(User)
-                .join(SessionParticipant, col(SessionParticipant.student_id) == User.id)
-                .where(SessionParticipant.session_id == session.id)
-                .order_by(User.name)
+    return (await evaluate_many(db=db, sessions=[session]))[session.id]
+
+
+async def evaluate_many(
+    *, db: AsyncSession, sessions: list[GuidanceSession]
+) -> dict[uuid.UUID, SessionGate]:
+    """The gates of several sessions (a page of a list) in a fixed number of queries."""
+    records = await _Records.load(db, sessions)
+    gates = {}
+    for session in sessions:
+        school = records.schools[session.school_id]
+        students = records.students[session.id]
+        evidence = records.evidence[session.group_id]
+        # The version consent was asked with; before anyone is asked, the school's current one.
+        version = session.consent_text_version or records.versions[school.id]
+        members = [
+            _member(
+                s, school, session, evidence.get(s.id, []), s.id in records.with_guardian, version
             )
-        ).all()
-    )
-    ids = [s.id for s in students]
-    evidence = await consent_service.evidence(db=db, group_id=session.group_id, student_ids=ids)
-    with_guardian = await _students_with_guardians(db, ids)
-    # The version consent was asked with; before anyone is asked, the school's current one.
-    version = session.consent_text_version or await current_version(db, school.id)
-    members = [
-        _member(s, school, session, evidence.get(s.id, []), s.id in with_guardian, version)
-        for s in students
-    ]
-    unmet = await _session_unmet(db, session, school, members)
-    return SessionGate(members=members, unmet=unmet, text_version=version)
+            for s in students
+        ]
+        plan = records.plans.get(session.id)
+        unmet = _session_unmet(session, school, members, plan, session.id in records.attested)
+        gates[session.id] = SessionGate(
+            members=members, unmet=unmet, text_version=version, plan=plan
+        )
+    return gates
+
+
+@dataclass
+class _Records:
+    """Everything the gates of some sessions are computed from, read once for all of them."""
+
+    schools: dict[uuid.UUID, School]
+    students: dict[uuid.UUID, list[User]]
+    evidence: dict[uuid.UUID, dict[uuid.UUID, list[Evidence]]]
+    with_guardian: set[uuid.UUID]
+    versions: dict[uuid.UUID, str]
+    plans: dict[uuid.UUID, SessionPlan]
+    attested: set[uuid.UUID]
+
+    @classmethod
+    async def load(cls, db: AsyncSession, sessions: list[GuidanceSession]) -> _Records:
+        ids = [s.id for s in sessions]
+        schools = {}
+        for school_id in {s.school_id for s in sessions}:
+            school = await db.get(School, school_id)
+            assert school is not None
+            schools[school_id] = school
+        students: dict[uuid.UUID, list[User]] = {s.id: [] for s in sessions}
+        rows = await db.exec(
+            select(SessionParticipant.session_id, User)
+            .join(User, col(User.id) == SessionParticipant.student_id)
+            .where(col(SessionParticipant.session_id).in_(ids))
+            .order_by(User.name)
+        )
+        for session_id, user in rows.all():
+            students[session_id].append(user)
+        wanted: dict[uuid.UUID, set[uuid.UUID]] = {s.group_id: set() for s in sessions}
+        for s in sessions:
+            wanted[s.group_id].update(u.id for u in students[s.id])
+        every = list({u.id for members in students.values() for u in members})
+        return cls(
+            schools=schools,
+            students=students,
+            evidence=await consent_service.evidence_of_groups(
+                db=db, wanted={g: list(v) for g, v in wanted.items()}
+            ),
+            with_guardian=await _students_with_guardians(db, every),
+            versions=await _versions(db, sessions),
+            plans=await _by_session(db, SessionPlan, ids),
+            attested=set(await _by_session(db, Attestation, ids)),
+        )
+
+
+async def _versions(db: AsyncSession, sessions: list[GuidanceSession]) -> dict[uuid.UUID, str]:
+    schools = {s.school_id for s in sessions if not s.consent_text_version}
+    return {school_id: await current_version(db, school_id) for school_id in schools}
+
+
+async def _by_session(db: AsyncSession, table: Any, ids: list[uuid.UUID]) -> dict[uuid.UUID, Any]:
+    rows = await db.exec(select(table).where(col(table.session_id).in_(ids)))
+    return {row.session_id: row for row in rows.all()}
 
 
 def _member(
@@ -129,15 +197,19 @@ async def _students_with_guardians(db: AsyncSession, ids: list[uuid.UUID]) -> se
     return set(rows.all())
 
 
-async def _session_unmet(
-    db: AsyncSession, session: GuidanceSession, school: School, members: list[MemberGate]
+def _session_unmet(
+    session: GuidanceSession,
+    school: School,
+    members: list[MemberGate],
+    plan: SessionPlan | None,
+    attested: bool,
 ) -> list[Unmet]:
     unmet = [
         Unmet("plan_incomplete", f"The service plan (RPL) lacks: {', '.join(missing)}.")
-        for missing in [await plan_missing(db=db, session_id=session.id)]
+        for missing in [missing_fields(plan)]
         if missing
     ]
-    if await db.get(Attestation, session.id) is None:
+    if not attested:
         unmet.append(
             Unmet(
                 "attestation_missing",

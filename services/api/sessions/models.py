@@ -17,6 +17,8 @@ class GuidanceSession(ApiTable, table=True):
     __table_args__ = (
         Index("ix_session_school_start", "school_id", "scheduled_start", "id"),
         Index("ix_session_group_start", "group_id", "scheduled_start", "id"),
+        # A counselor's own list, in its keyset order.
+        Index("ix_session_counselor_start", "counselor_id", "scheduled_start", "id"),
     )
 
     id: uuid.UUID = id_field()

@@ -49,7 +49,7 @@ async def list_sessions(
 ) -> SessionPage:
     """Sessions the caller may see, by start time; pass `next_cursor` back for the next page."""
     rows, next_cursor = await listing.page(db=db, principal=principal, filters=filters)
-    items = [await views.session_public(db=db, principal=principal, session=r) for r in rows]
+    items = await views.sessions_public(db=db, principal=principal, sessions=rows)
     return SessionPage(items=items, next_cursor=next_cursor)
 
 

@@ -65,10 +65,12 @@ async def get(
         session = await db.get(GuidanceSession, session_id)
     if session is None or session.school_id != principal.tenant:
         raise NotFound("no such session")
+    # Only a student's access depends on the members: staff are not charged the query.
+    members = (
+        await participant_ids(db=db, session=session) if principal.role == Role.student else []
+    )
     access.ensure_may_see_session(
-        principal,
-        counselor_id=session.counselor_id,
-        participant_ids=set(await participant_ids(db=db, session=session)),
+        principal, counselor_id=session.counselor_id, participant_ids=set(members)
     )
     return session
 

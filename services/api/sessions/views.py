@@ -8,8 +8,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.api.auth.principal import Principal, Role
 from services.api.sessions import plan
-from services.api.sessions.gate import SessionGate, evaluate
-from services.api.sessions.models import GuidanceSession, SessionPlan
+from services.api.sessions.gate import SessionGate, evaluate_many
+from services.api.sessions.models import GuidanceSession
 from services.api.sessions.schemas import (
     GatePublic,
     MeetingSummary,
@@ -17,7 +17,6 @@ from services.api.sessions.schemas import (
     SessionPublic,
     UnmetPublic,
 )
-from services.api.sessions.service import participant_ids
 from shared.stages import Provider
 from shared.timeutil import as_utc
 
@@ -44,6 +43,18 @@ def gate_public(gate: SessionGate, principal: Principal) -> GatePublic:
 async def session_public(
     *, db: AsyncSession, principal: Principal, session: GuidanceSession
 ) -> SessionPublic:
+    return (await sessions_public(db=db, principal=principal, sessions=[session]))[0]
+
+
+async def sessions_public(
+    *, db: AsyncSession, principal: Principal, sessions: list[GuidanceSession]
+) -> list[SessionPublic]:
+    """The views of several sessions; their gates are read together, not one by one."""
+    gates = await evaluate_many(db=db, sessions=sessions)
+    return [_public(session, gates[session.id], principal) for session in sessions]
+
+
+def _public(session: GuidanceSession, gate: SessionGate, principal: Principal) -> SessionPublic:
     meeting = None
     if session.meeting_id and session.meeting_provisioned_at and session.meeting_provider:
         meeting = MeetingSummary(
@@ -51,7 +62,6 @@ async def session_public(
             provider=Provider(session.meeting_provider),
             provisioned_at=as_utc(session.meeting_provisioned_at),
         )
-    gate = await evaluate(db=db, session=session)
     return SessionPublic.model_validate(
         {
             **session.model_dump(),
@@ -59,8 +69,9 @@ async def session_public(
                 ZoneInfo(session.timezone)
             ),
             "created_at": as_utc(session.created_at),
-            "participant_ids": await participant_ids(db=db, session=session),
-            "plan": plan.public(await db.get(SessionPlan, session.id)),
+            # Every participant is a member of the gate (each is a student of the school).
+            "participant_ids": [m.student.id for m in gate.members],
+            "plan": plan.public(gate.plan),
             "gate": gate_public(gate, principal),
             "meeting": meeting,
         }

@@ -1,0 +1,119 @@
+"""The bench's table and its JSON: every figure beside the ceiling of the same run."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).parent / "results"
+
+
+@dataclass
+class Row:
+    """One scenario's figures; `ratio` is throughput over the ceiling's, when it has one."""
+
+    scenario: str
+    rps: float | None = None
+    ceiling_rps: float | None = None
+    p50_ms: float | None = None
+    p95_ms: float | None = None
+    p99_ms: float | None = None
+    errors: int = 0
+    goal: str = ""
+    met: bool | None = None
+    note: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ratio(self) -> float | None:
+        if self.rps is None or not self.ceiling_rps:
+            return None
+        return self.rps / self.ceiling_rps
+
+
+def _num(value: float | None, digits: int = 1) -> str:
+    return "-" if value is None else f"{value:,.{digits}f}"
+
+
+def table(rows: list[Row]) -> str:
+    head = ("scenario", "req/s", "ceiling", "ratio", "p50 ms", "p95 ms", "p99 ms", "err", "goal")
+    lines = [
+        (
+            r.scenario,
+            _num(r.rps),
+            _num(r.ceiling_rps),
+            "-" if r.ratio is None else f"{r.ratio:.1%}",
+            _num(r.p50_ms, 2),
+            _num(r.p95_ms, 2),
+            _num(r.p99_ms, 2),
+            str(r.errors),
+            f"{r.goal} {_verdict(r.met)}".strip(),
+        )
+        for r in rows
+    ]
+    widths = [max(len(x[i]) for x in [head, *lines]) for i in range(len(head))]
+    out = [_line(head, widths), _line(tuple("-" * w for w in widths), widths)]
+    out += [_line(x, widths) for x in lines]
+    out += [f"  {r.scenario}: {r.note}" for r in rows if r.note]
+    return "\n".join(out)
+
+
+def _verdict(met: bool | None) -> str:
+    return {True: "MET", False: "NOT MET", None: ""}[met]
+
+
+def _line(cells: tuple[str, ...], widths: list[int]) -> str:
+    first, *rest = cells
+    return "  ".join(
+        [first.ljust(widths[0]), *(c.rjust(w) for c, w in zip(rest, widths[1:], strict=True))]
+    )
+
+
+def machine() -> dict[str, Any]:
+    """nproc, memory, CPU model and load: the figures are only read against these."""
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    mem_kb = int(Path("/proc/meminfo").read_text().split()[1])
+    postgres = subprocess.run(
+        ["psql", "-h", "127.0.0.1", "-U", "postgres", "-Atc", "show server_version"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    return {
+        "nproc": os.cpu_count(),
+        "memory_gb": round(mem_kb / 1024 / 1024, 1),
+        "cpu": cpu,
+        "load_average": os.getloadavg(),
+        "python": platform.python_version(),
+        "postgresql": postgres or "unknown",
+    }
+
+
+def write(rows: list[Row], *, settings: dict[str, Any], machine_info: dict[str, Any]) -> Path:
+    """bench/results/<time>.json and latest.json; returns the first."""
+    RESULTS.mkdir(exist_ok=True)
+    stamp = datetime.now(UTC)
+    document = {
+        "at": stamp.isoformat(timespec="seconds"),
+        "machine": machine_info,
+        "settings": settings,
+        "rows": [{**asdict(r), "ratio": r.ratio} for r in rows],
+    }
+    path = RESULTS / f"{stamp:%Y%m%dT%H%M%SZ}.json"
+    text = json.dumps(document, indent=2) + "\n"
+    path.write_text(text)
+    (RESULTS / "latest.json").write_text(text)
+    return path

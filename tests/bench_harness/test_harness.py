@@ -1,0 +1,97 @@
+"""The bench's own parts, fast: the ceiling app, the wrk script and summary, the report.
+
+No timing is asserted here; `make bench` measures, this only checks the harness works.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bench import report, wrk
+from bench.ceiling import BODY, create_app
+from bench.report import Row
+
+
+async def test_the_ceiling_answers_its_constant_body_to_a_get_and_a_post() -> None:
+    transport = httpx.ASGITransport(app=create_app())
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
+        got = await client.get("/")
+        posted = await client.post("/", json={"title": "x"})
+    assert got.status_code == 200 and got.json() == BODY
+    assert posted.status_code == 200 and posted.json() == BODY
+
+
+def test_the_wrk_script_sends_the_token_the_body_and_every_path_in_turn() -> None:
+    load = wrk.Load(
+        paths=("/v1/sessions/a", "/v1/sessions/b"),
+        method="POST",
+        headers=(("Authorization", 'Bearer t"k'),),
+        body='{"title": "Sesi"}',
+    )
+    lua = wrk.script(load)
+    assert 'local paths = {"/v1/sessions/a", "/v1/sessions/b"}' in lua
+    assert 'wrk.headers["Authorization"] = "Bearer t\\"k"' in lua
+    assert 'local body = "{\\"title\\": \\"Sesi\\"}"' in lua
+    assert "latency:percentile(99)" in lua
+
+
+def test_the_wrk_summary_becomes_throughput_and_percentiles_in_milliseconds() -> None:
+    line = wrk._MARK + json.dumps(
+        {
+            "requests": 5000,
+            "duration_us": 2_000_000,
+            "non_2xx": 3,
+            "socket_errors": 1,
+            "p50_us": 1500,
+            "p95_us": 4000,
+            "p99_us": 9000,
+            "max_us": 20000,
+            "mean_us": 1800.0,
+        }
+    )
+    got = wrk.parse("Running 2s test\n" + line + "\n")
+    assert got.rps == 2500
+    assert (got.p50_ms, got.p95_ms, got.p99_ms, got.errors) == (1.5, 4.0, 9.0, 4)
+
+
+def test_a_wrk_run_without_its_summary_is_an_error_not_a_zero() -> None:
+    with pytest.raises(RuntimeError, match="no summary"):
+        wrk.parse("unable to connect to 127.0.0.1:1 Connection refused")
+
+
+def test_the_bench_refuses_to_load_anything_but_loopback() -> None:
+    with pytest.raises(ValueError, match="loopback"):
+        wrk.run("http://example.org/", wrk.Load(paths=("/",)), connections=1, seconds=1)
+
+
+def test_the_table_puts_each_figure_beside_the_ceiling_with_the_ratio_and_verdict(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rows = [
+        Row(scenario="ceiling GET", rps=4000.0, p50_ms=2.0, p95_ms=3.0, p99_ms=4.0),
+        Row(
+            scenario="GET /v1/sessions/{id}",
+            rps=1000.0,
+            ceiling_rps=4000.0,
+            p50_ms=10.0,
+            p95_ms=15.0,
+            p99_ms=30.0,
+            goal=">=40%",
+            met=False,
+            note="p99 over 20 ms",
+        ),
+    ]
+    text = report.table(rows)
+    line = next(x for x in text.splitlines() if x.startswith("GET /v1/sessions/{id}"))
+    assert "1,000.0" in line and "4,000.0" in line and "25.0%" in line and "NOT MET" in line
+    assert "GET /v1/sessions/{id}: p99 over 20 ms" in text
+
+    monkeypatch.setattr(report, "RESULTS", tmp_path)
+    written = report.write(rows, settings={"seconds": 1}, machine_info={"nproc": 2})
+    saved = json.loads((tmp_path / "latest.json").read_text())
+    assert written.parent == tmp_path
+    assert saved["rows"][1]["ratio"] == 0.25 and saved["machine"] == {"nproc": 2}
