@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.notifications.inbox.models import InboxItem
 from services.notifications.notifications.models import Notification
 from shared.contracts.notifications import Event
 from tests.notifications.support import (
@@ -123,18 +124,21 @@ async def test_a_nul_character_in_the_key_is_422_naming_it_not_a_500(accept: Acc
     assert [e["field"] for e in answer.json()["errors"]] == ["idempotency_key"]
 
 
-async def test_recipients_nobody_can_be_reached_on_are_422_naming_recipients(
+async def test_recipients_with_no_address_are_told_in_their_inbox_only(
     accept: Accept, apps: dict[str, FastAPI]
 ) -> None:
     request = notification_body([recipient(email=None), recipient(email=None)])
 
     answer = await accept(request)
 
-    assert answer.status_code == 422, answer.text
-    assert answer.headers["content-type"].startswith("application/problem+json")
-    problem = answer.json()
-    assert [e["field"] for e in problem["errors"]] == ["recipients"]
-    assert await stored_notification(apps["notifications"], request["idempotency_key"]) is None
+    assert answer.status_code == 202, answer.text
+    assert answer.json()["deliveries"] == 0
+    stored = await stored_notification(apps["notifications"], request["idempotency_key"])
+    assert stored is not None
+    async with AsyncSession(apps["notifications"].state.engine) as db:
+        items = await db.exec(select(InboxItem).where(InboxItem.notification_id == stored.id))
+        people = {str(item.person_id) for item in items.all()}
+    assert people == {r["person_id"] for r in request["recipients"]}
 
 
 async def test_only_recipients_with_an_address_get_a_delivery(

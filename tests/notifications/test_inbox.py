@@ -240,6 +240,24 @@ async def test_a_scheduled_notification_shows_only_once_its_time_has_come(
     assert datetime.fromisoformat(item["at"]) == due
 
 
+async def test_a_student_with_no_address_finds_the_consent_request_in_the_inbox(
+    school: SchoolKit, api: httpx.AsyncClient
+) -> None:
+    counselor = await person(school, "counselor")
+    nina = await school.user("student", birth_date=ADULT)  # no email, phone or Telegram
+    nina_person = Person(user=nina, token=await school.token_for(nina["id"]))
+    other = await person(school, birth_date=ADULT)
+    session = await guided_session(school, counselor, [nina_person, other])
+
+    await school.post(f"/v1/sessions/{session['id']}/consent-requests", {})
+
+    async def asked() -> Any:
+        return (await inbox_of(api, nina_person))["items"]
+
+    [request] = await eventually(asked)
+    assert request["event"] == "consent_requested" and "/v1/consent/" in request["text"]
+
+
 async def test_a_notification_called_off_leaves_the_inbox(
     school: SchoolKit, api: httpx.AsyncClient, accept: Accept, apps: dict[str, FastAPI]
 ) -> None:

@@ -62,9 +62,11 @@ async def send(
     data: dict[str, Any],
     deliver_after: datetime | None = None,
 ) -> None:
-    """One notification to these people, sent once whatever is retried (`key` is its identity)."""
-    reachable = [u for u in to if u.email or u.telegram_chat_id or u.phone]
-    if not reachable:
+    """One notification to these people, sent once whatever is retried (`key` is its identity).
+
+    Everyone is told, whether or not they have an address: it is in their in-app inbox even
+    when no channel can carry it (students who use the school's app often have none)."""
+    if not to:
         return
     # The counselor hears when someone of the session cannot be reached on a channel.
     counselor = await db.get(User, session.counselor_id)
@@ -73,7 +75,7 @@ async def send(
         school_id=session.school_id,
         session_id=session.id,
         event=event,
-        recipients=[recipient(u) for u in reachable],
+        recipients=[recipient(u) for u in to],
         data=data,
         deliver_after=deliver_after,
         report_to=recipient(counselor) if counselor else None,

@@ -19,7 +19,7 @@ from shared.contracts.notifications import (
     Recipient,
     is_essential,
 )
-from shared.problems import Conflict, InvalidInput
+from shared.problems import Conflict
 from shared.timeutil import utcnow
 
 OPTED_OUT = "the person opted out of non-essential messages"
@@ -120,9 +120,8 @@ async def accept(*, db: AsyncSession, request: NotificationRequest) -> Notificat
         )
         for r in request.recipients
     )
+    # Someone with no address at all gets no delivery, only the inbox item below.
     deliveries = [d for d in planned if d is not None]
-    if not deliveries:
-        raise InvalidInput("recipients", "no recipient has a channel Lingkar can reach")
     db.add_all(deliveries)
     await db.flush()
     await inbox.add_items(db=db, notification=notification, recipients=request.recipients)
