@@ -16,28 +16,41 @@ import os
 import signal
 import socket
 import uuid
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.notifications.channels import CHANNELS, Channel, DeliveryFailed, Outgoing
 from services.notifications.main import MIGRATIONS
+from services.notifications.notifications.cancel import call_off, sequence_of
 from services.notifications.notifications.models import Delivery, Notification
 from services.notifications.notifications.templates import render
 from services.notifications.settings import NotificationsSettings
+from shared.contracts.notifications import Event
 from shared.db import create_engine, run_migrations
 from shared.observability import configure_logging
 from shared.queue import claim_due
 from shared.timeutil import utcnow
 
 log = logging.getLogger("lingkar.worker")
+SCHEDULE_CHANGES = (Event.session_rescheduled.value, Event.session_cancelled.value)
 
 
 class Worker:
-    def __init__(self, settings: NotificationsSettings, engine: AsyncEngine) -> None:
+    def __init__(
+        self,
+        settings: NotificationsSettings,
+        engine: AsyncEngine,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
         self.settings = settings
         self.engine = engine
+        # What time it is for due sends and retries; tests move it instead of sleeping.
+        self.clock = clock
         self.name = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -58,7 +71,7 @@ class Worker:
             ids = await claim_due(
                 db,
                 Delivery,
-                now=utcnow(),
+                now=self.clock(),
                 lease=timedelta(seconds=self.settings.worker_lease_seconds),
                 limit=self.settings.worker_batch_size,
                 worker=self.name,
@@ -70,11 +83,18 @@ class Worker:
 
     async def _deliver(self, delivery_id: uuid.UUID) -> None:
         async with AsyncSession(self.engine, expire_on_commit=False) as db:
-            delivery = await db.get(Delivery, delivery_id)
+            # Locked while it is sent (PostgreSQL), so a calling-off waits for the outcome
+            # rather than marking cancelled what went out.
+            delivery = await db.get(Delivery, delivery_id, with_for_update=True)
             notification = (
                 await db.get(Notification, delivery.notification_id) if delivery else None
             )
             if delivery is None or notification is None or delivery.status != "pending":
+                return  # sent by another worker, or called off since it was claimed
+            if notification.cancelled_at is not None or await self._superseded(db, notification):
+                await call_off(db=db, notification=notification, now=self.clock())
+                await db.commit()
+                log.info("scheduled delivery called off", extra={"delivery": str(delivery.id)})
                 return
             channel = CHANNELS.get(delivery.channel)
             try:
@@ -84,11 +104,24 @@ class Worker:
             except DeliveryFailed as exc:
                 self._failed(delivery, channel, exc)
             else:
-                delivery.status, delivery.sent_at = "sent", utcnow()
+                delivery.status, delivery.sent_at = "sent", self.clock()
                 delivery.locked_until, delivery.last_error = None, None
             delivery.attempts += 1
             db.add(delivery)
             await db.commit()
+
+    async def _superseded(self, db: AsyncSession, notification: Notification) -> bool:
+        """A reminder of a time the session no longer has: a later reschedule or the cancel
+        carries a higher schedule sequence, even if its calling-off has not arrived yet."""
+        if notification.event != Event.session_reminder or notification.session_id is None:
+            return False
+        later = await db.exec(
+            select(Notification).where(
+                Notification.session_id == notification.session_id,
+                col(Notification.event).in_(SCHEDULE_CHANGES),
+            )
+        )
+        return any(sequence_of(n) > sequence_of(notification) for n in later.all())
 
     async def _send(self, channel: Channel, delivery: Delivery, notification: Notification) -> None:
         try:
@@ -118,7 +151,7 @@ class Worker:
             wait = channel.retry_delay(delivery.attempts + 1)
             if exc.retry_after is not None:
                 wait = max(wait, exc.retry_after)
-            delivery.next_attempt_at = utcnow() + wait
+            delivery.next_attempt_at = self.clock() + wait
             log.warning("delivery will be retried", extra={"delivery": str(delivery.id)})
 
 

@@ -169,6 +169,20 @@ TEXTS: dict[str, dict[str, dict[str, str]]] = {
             "Reason: {reason}\nThe meeting link no longer works.",
         },
     },
+    "session_reminder": {
+        "id": {
+            "subject": "Pengingat: {title} dimulai {lead}",
+            "body": 'Halo {name},\n\nSesi bimbingan kelompok "{title}" dimulai {lead}.\n\n'
+            "Waktu: {when} ({minutes} menit)\nPlatform: {provider}{link_line}",
+            "button": "Buka tautan",
+        },
+        "en": {
+            "subject": "Reminder: {title} starts {lead}",
+            "body": 'Hello {name},\n\nThe group guidance session "{title}" starts {lead}.\n\n'
+            "Time: {when} ({minutes} minutes)\nPlatform: {provider}{link_line}",
+            "button": "Open the link",
+        },
+    },
     "follow_up_due": {
         "id": {
             "subject": "Evaluasi tindak lanjut: {title}",
@@ -188,6 +202,8 @@ WORDS = {
         "members": "\nAnggota yang sudah siap: {0}",
         "blocked": "\n\nSesi kini terhambat karena: {0}",
         "link": "\nTautan: {0}",
+        "24h": "dalam 24 jam",
+        "15m": "dalam 15 menit",
         "short_term": "jangka pendek",
         "long_term": "jangka panjang",
         "none": "-",
@@ -201,6 +217,8 @@ WORDS = {
         "members": "\nMembers ready: {0}",
         "blocked": "\n\nThe session is now blocked: {0}",
         "link": "\nLink: {0}",
+        "24h": "in 24 hours",
+        "15m": "in 15 minutes",
         "short_term": "short-term",
         "long_term": "long-term",
         "none": "-",
@@ -235,6 +253,7 @@ def _values(data: dict[str, Any], *, name: str, locale: str, timezone: str) -> d
         "link_line": words["link"].format(link) if link else "",
         "reason": str(data.get("reason") or words["none"]),
         "follow_up": words.get(str(data.get("follow_up")), str(data.get("follow_up", ""))),
+        "lead": words.get(str(data.get("reminder")), ""),
         "consent_ask": ask.format(student=data.get("student_name", "")),
         "expires": local_time(data["expires_at"], timezone, locale)
         if data.get("expires_at")
@@ -256,4 +275,4 @@ def render(event: str, data: dict[str, Any], *, name: str, locale: str, timezone
     if values["link"] and "button" in words:
         button = f'<p><a href="{safe["link"]}">{escape(words["button"])}</a></p>'
     html = f'<!doctype html><html lang="{locale}"><body>{paragraphs}{button}</body></html>'
-    return Rendered(subject=words["subject"].format(title=values["title"]), text=text, html=html)
+    return Rendered(subject=words["subject"].format(**values), text=text, html=html)
