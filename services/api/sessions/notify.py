@@ -35,8 +35,14 @@ def session_data(session: GuidanceSession, **extra: Any) -> dict[str, Any]:
         "scheduled_start": as_utc(session.scheduled_start).isoformat(),
         "duration_minutes": session.duration_minutes,
         "provider": session.platform,
+        "schedule_sequence": session.schedule_sequence,
         **extra,
     }
+
+
+def organizer(counselor: User) -> dict[str, Any]:
+    """Who a calendar invite names as its organizer: the session's counselor."""
+    return {"organizer_name": counselor.name, "organizer_email": counselor.email}
 
 
 async def send(
