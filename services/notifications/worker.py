@@ -67,6 +67,13 @@ class Worker:
         log.info("worker stopped", extra={"worker": self.name})
 
     async def run_once(self) -> int:
+        ids = await self.claim()
+        for delivery_id in ids:
+            await self.deliver(delivery_id)
+        return len(ids)
+
+    async def claim(self) -> list[uuid.UUID]:
+        """Lease a batch of due deliveries to this worker."""
         async with AsyncSession(self.engine, expire_on_commit=False) as db:
             ids = await claim_due(
                 db,
@@ -77,11 +84,10 @@ class Worker:
                 worker=self.name,
             )
             await db.commit()
-        for delivery_id in ids:
-            await self._deliver(delivery_id)
-        return len(ids)
+        return ids
 
-    async def _deliver(self, delivery_id: uuid.UUID) -> None:
+    async def deliver(self, delivery_id: uuid.UUID) -> None:
+        """Send one claimed delivery and record the outcome; skip it if called off meanwhile."""
         async with AsyncSession(self.engine, expire_on_commit=False) as db:
             # Locked while it is sent (PostgreSQL), so a calling-off waits for the outcome
             # rather than marking cancelled what went out.

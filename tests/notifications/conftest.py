@@ -17,6 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from services.notifications.notifications.models import Delivery
 from services.notifications.settings import NotificationsSettings
 from services.notifications.worker import Worker
+from shared.timeutil import utcnow
 from tests.conftest import SERVICE_SECRET
 from tests.notifications.support import Accept, SmtpServer, free_port
 
@@ -66,9 +67,12 @@ def make_worker(
 ) -> Callable[..., Worker]:
     """A Worker on the notifications app's engine; SMTP at `port`, or the spool without one."""
 
-    def build(port: int | None = None, **overrides: Any) -> Worker:
+    def build(
+        port: int | None = None, *, clock: Callable[[], datetime] = utcnow, **overrides: Any
+    ) -> Worker:
         smtp = {"smtp_host": "127.0.0.1", "smtp_port": port} if port is not None else {}
-        return Worker(worker_settings(**smtp, **overrides), apps["notifications"].state.engine)
+        settings = worker_settings(**smtp, **overrides)
+        return Worker(settings, apps["notifications"].state.engine, clock=clock)
 
     return build
 

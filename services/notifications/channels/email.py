@@ -54,9 +54,22 @@ def _attach_invite(message: EmailMessage, invite: Invite) -> None:
     """As Google Calendar sends one: the invite as a third alternative (which Gmail and Outlook
     show as an invite with answer buttons), and again as invite.ics for clients that only look
     at attachments. The alternatives then sit in a multipart/mixed."""
-    message.add_alternative(invite.ics, subtype="calendar", params={"method": invite.method})
+    # As bytes in base64: the CRLF line ends iCalendar requires, and any non-ASCII title, arrive
+    # exactly as written (a text part would be re-wrapped with the policy's line ends).
+    ics = invite.ics.encode()
+    message.add_alternative(
+        ics,
+        maintype="text",
+        subtype="calendar",
+        cte="base64",
+        params={"method": invite.method, "charset": "utf-8"},
+    )
     message.add_attachment(
-        invite.ics.encode(), maintype="application", subtype="ics", filename="invite.ics"
+        ics,
+        maintype="application",
+        subtype="ics",
+        filename="invite.ics",
+        params={"name": "invite.ics"},
     )
 
 
