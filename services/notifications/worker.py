@@ -97,10 +97,7 @@ class Worker:
             )
             if delivery is None or notification is None or delivery.status != "pending":
                 return  # sent by another worker, or called off since it was claimed
-            if notification.cancelled_at is not None or await self._superseded(db, notification):
-                await call_off(db=db, notification=notification, now=self.clock())
-                await db.commit()
-                log.info("scheduled delivery called off", extra={"delivery": str(delivery.id)})
+            if await self._called_off(db, delivery, notification):
                 return
             channel = CHANNELS.get(delivery.channel)
             try:
@@ -115,6 +112,17 @@ class Worker:
             delivery.attempts += 1
             db.add(delivery)
             await db.commit()
+
+    async def _called_off(
+        self, db: AsyncSession, delivery: Delivery, notification: Notification
+    ) -> bool:
+        """Called off, or about to be: then it is cancelled here and not sent."""
+        if notification.cancelled_at is None and not await self._superseded(db, notification):
+            return False
+        await call_off(db=db, notification=notification, now=self.clock())
+        await db.commit()
+        log.info("scheduled delivery called off", extra={"delivery": str(delivery.id)})
+        return True
 
     async def _superseded(self, db: AsyncSession, notification: Notification) -> bool:
         """A reminder of a time the session no longer has: a later reschedule or the cancel

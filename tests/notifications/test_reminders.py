@@ -17,6 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from services.notifications.notifications.models import Notification
 from services.notifications.worker import Worker
 from shared.timeutil import utcnow
+from tests.factories import SchoolKit, bearer
 from tests.notifications.support import (
     Accept,
     Clock,
@@ -294,3 +295,23 @@ async def test_a_calling_off_key_reused_for_another_session_is_a_409_conflict(
     answer = await cancel({**body, "session_id": str(uuid.uuid4())})
 
     assert answer.status_code == 409, answer.text
+
+
+async def test_calling_off_needs_a_service_token_for_notifications(
+    notifications: httpx.AsyncClient,
+    service_token: Callable[[str], str],
+    school: SchoolKit,
+    session: Session,
+) -> None:
+    for auth in ({}, {"Authorization": f"Bearer {school.token}"}, bearer(service_token("api"))):
+        answer = await notifications.post(
+            "/internal/v1/notifications/cancel", json=session.call_off(), headers=auth
+        )
+        assert answer.status_code == 401, answer.text
+        assert answer.headers["content-type"].startswith("application/problem+json")
+    public = await school.api.post(
+        "/internal/v1/notifications/cancel",
+        json=session.call_off(),
+        headers=bearer(service_token("notifications")),
+    )
+    assert public.status_code == 404
