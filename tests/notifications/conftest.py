@@ -108,15 +108,28 @@ async def quiet_queue(apps: dict[str, FastAPI]) -> AsyncIterator[None]:
         await db.commit()
 
 
-@pytest.fixture
-def accept(notifications: httpx.AsyncClient, service_token: Callable[[str], str]) -> Accept:
-    """POST a notification request as the api service does."""
+def as_the_api(
+    notifications: httpx.AsyncClient, service_token: Callable[[str], str], path: str
+) -> Accept:
+    """POST to an internal route of notifications with the api service's token."""
 
     async def post(body: dict[str, Any]) -> httpx.Response:
         return await notifications.post(
-            "/internal/v1/notifications",
+            path,
             json=body,
             headers={"Authorization": f"Bearer {service_token('notifications')}"},
         )
 
     return post
+
+
+@pytest.fixture
+def accept(notifications: httpx.AsyncClient, service_token: Callable[[str], str]) -> Accept:
+    """POST a notification request as the api service does."""
+    return as_the_api(notifications, service_token, "/internal/v1/notifications")
+
+
+@pytest.fixture
+def cancel(notifications: httpx.AsyncClient, service_token: Callable[[str], str]) -> Accept:
+    """POST a calling-off of scheduled notifications as the api service does."""
+    return as_the_api(notifications, service_token, "/internal/v1/notifications/cancel")

@@ -7,7 +7,7 @@ import socket
 import threading
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.policy import default as default_policy
 from typing import Any, cast
@@ -18,10 +18,12 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from fastapi import FastAPI
 from icalendar import Calendar
 from icalendar import Event as CalendarEvent
-from sqlmodel import select
+from sqlalchemy import update
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.notifications.notifications.models import Delivery
+from shared.timeutil import utcnow
 
 Accept = Callable[[dict[str, Any]], Awaitable[httpx.Response]]
 
@@ -165,3 +167,21 @@ def invite_of(message: EmailMessage) -> tuple[Calendar, CalendarEvent]:
 
 def has_invite(message: EmailMessage) -> bool:
     return any(part.get_content_type() == "text/calendar" for part in message.walk())
+
+
+async def died_after_sending(app: FastAPI, delivery_id: uuid.UUID) -> None:
+    """Leave the row as a worker that died after sending, before recording it, leaves it:
+    still pending, its lease run out."""
+    async with AsyncSession(app.state.engine) as db:
+        await db.exec(
+            update(Delivery)
+            .where(col(Delivery.id) == delivery_id)
+            .values(
+                status="pending",
+                attempts=0,
+                sent_at=None,
+                locked_by="dead-worker",
+                locked_until=utcnow() - timedelta(seconds=1),
+            )
+        )
+        await db.commit()

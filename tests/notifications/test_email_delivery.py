@@ -23,6 +23,7 @@ from tests.notifications.support import (
     Accept,
     SmtpServer,
     deliveries_of,
+    died_after_sending,
     host_data,
     notification_body,
     recipient,
@@ -246,21 +247,7 @@ async def test_a_delivery_taken_again_after_a_crash_keeps_its_message_id(
     app = apps["notifications"]
     delivery = await accepted_delivery(accept, app, recipient())
     assert await make_worker(smtp_server.port).run_once() == 1
-    # As a worker that died after sending, before recording it, leaves the row: still
-    # pending, its lease run out.
-    async with AsyncSession(app.state.engine) as db:
-        await db.exec(
-            update(Delivery)
-            .where(col(Delivery.id) == delivery.id)
-            .values(
-                status="pending",
-                attempts=0,
-                sent_at=None,
-                locked_by="dead-worker",
-                locked_until=utcnow() - timedelta(seconds=1),
-            )
-        )
-        await db.commit()
+    await died_after_sending(app, delivery.id)
 
     assert await make_worker(smtp_server.port).run_once() == 1
 

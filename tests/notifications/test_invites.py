@@ -11,17 +11,13 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import update
-from sqlmodel import col
-from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.notifications.notifications.models import Delivery
 from services.notifications.worker import Worker
-from shared.timeutil import utcnow
 from tests.notifications.support import (
     Accept,
     SmtpServer,
     deliveries_of,
+    died_after_sending,
     has_invite,
     host_data,
     invite_of,
@@ -205,13 +201,7 @@ async def test_a_message_sent_again_after_a_crash_carries_the_same_invite(
     )
     assert await make_worker(smtp_server.port).run_once() == 1
     [delivery] = await deliveries_of(app, notification)
-    async with AsyncSession(app.state.engine) as db:  # as a worker that died before recording
-        await db.exec(
-            update(Delivery)
-            .where(col(Delivery.id) == delivery.id)
-            .values(status="pending", locked_until=utcnow() - timedelta(seconds=1))
-        )
-        await db.commit()
+    await died_after_sending(app, delivery.id)
 
     assert await make_worker(smtp_server.port).run_once() == 1
 

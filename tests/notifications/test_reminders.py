@@ -4,7 +4,7 @@ reads the time from a clock the test moves, so nothing here sleeps."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -32,21 +32,7 @@ from tests.notifications.test_email_delivery import text_of
 pytestmark = pytest.mark.usefixtures("quiet_queue")
 
 JOIN_URL = "https://api.sekolah.example/j/UmVtaW5kZXJMaW5rVG9rZW4"
-Cancel = Callable[[dict[str, Any]], Awaitable[httpx.Response]]
-
-
-@pytest.fixture
-def cancel(notifications: httpx.AsyncClient, service_token: Callable[[str], str]) -> Cancel:
-    """POST a calling-off as the api service does."""
-
-    async def post(body: dict[str, Any]) -> httpx.Response:
-        return await notifications.post(
-            "/internal/v1/notifications/cancel",
-            json=body,
-            headers={"Authorization": f"Bearer {service_token('notifications')}"},
-        )
-
-    return post
+Cancel = Accept
 
 
 class Session:

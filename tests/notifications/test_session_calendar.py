@@ -17,7 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from services.api.outbox.models import OutboxMessage
 from services.notifications.worker import Worker
 from shared.timeutil import utcnow
-from tests.api.test_gate import ADULT, ready_to_provision
+from tests.api.test_gate import ADULT, adult_session, ready_to_provision
 from tests.factories import SchoolKit, eventually, grant_consent, notifications_about
 from tests.notifications.support import Clock, SmtpServer, has_invite, invite_of
 from tests.notifications.test_email_delivery import html_of, text_of
@@ -47,7 +47,6 @@ async def provisioned_session(
 ) -> dict[str, Any]:
     """A session whose members (with email, the last in English in Papua) all consented and
     whose meeting is made: links issued, reminders scheduled."""
-    counselor = await school.user("counselor")
     students = [
         await school.user(
             "student",
@@ -57,21 +56,8 @@ async def provisioned_session(
         )
         for n in range(members)
     ]
-    group = await school.post(
-        "/v1/groups",
-        {
-            "name": "Kelompok Belajar",
-            "counselor_id": counselor["id"],
-            "member_ids": [s["id"] for s in students],
-            "field": "learning",
-        },
-    )
-    group["counselor"], group["students"] = counselor, students
     start = (utcnow() + starts_in).replace(microsecond=0)
-    session = await school.session(group, scheduled_start=start.isoformat())
-    await school.api.put(
-        f"/v1/sessions/{session['id']}/platform", json={"provider": "jitsi"}, headers=school.auth
-    )
+    session = await adult_session(school, students=students, scheduled_start=start.isoformat())
     for student in students:
         await grant_consent(apps["api"], session=session, student_id=student["id"])
     await ready_to_provision(school, session)
