@@ -59,7 +59,10 @@ async def claim_due(
         .values(locked_until=now + lease, locked_by=worker)
         .returning(table.id)
     )
-    return list(leased.scalars().all())
+    # Oldest first, as selected: RETURNING keeps no order, and a calendar CANCEL must not
+    # overtake the REQUEST it follows.
+    taken = set(leased.scalars().all())
+    return [row_id for row_id in ids if row_id in taken]
 
 
 def backoff(attempt: int, *, base: float = 2.0, cap: float = 3600.0) -> timedelta:

@@ -23,31 +23,43 @@ import signal
 import socket
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.notifications.channels import CHANNELS, Channel, DeliveryFailed, Outgoing
 from services.notifications.deliveries.service import attempt_of
 from services.notifications.main import MIGRATIONS
 from services.notifications.notifications import fallback
+from services.notifications.notifications.cancel import call_off, sequence_of
 from services.notifications.notifications.models import Delivery, Notification
 from services.notifications.notifications.templates import render
 from services.notifications.settings import NotificationsSettings
 from services.notifications.webhooks.delivery import WebhookSender
+from shared.contracts.notifications import Event
 from shared.db import create_engine, run_migrations
 from shared.observability import configure_logging
 from shared.queue import claim_due
 from shared.timeutil import utcnow
 
 log = logging.getLogger("lingkar.worker")
+SCHEDULE_CHANGES = (Event.session_rescheduled.value, Event.session_cancelled.value)
 
 
 class Worker:
-    def __init__(self, settings: NotificationsSettings, engine: AsyncEngine) -> None:
+    def __init__(
+        self,
+        settings: NotificationsSettings,
+        engine: AsyncEngine,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
         self.settings = settings
         self.engine = engine
+        # What time it is for due sends and retries; tests move it instead of sleeping.
+        self.clock = clock
         self.name = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.webhooks = WebhookSender(settings, engine, worker=self.name)
 
@@ -71,27 +83,35 @@ class Worker:
                     await asyncio.wait_for(stop.wait(), timeout=self.settings.worker_poll_seconds)
 
     async def run_once(self) -> int:
+        ids = await self.claim()
+        for delivery_id in ids:
+            await self.deliver(delivery_id)
+        return len(ids)
+
+    async def claim(self) -> list[uuid.UUID]:
+        """Lease a batch of due deliveries to this worker."""
         async with AsyncSession(self.engine, expire_on_commit=False) as db:
             ids = await claim_due(
                 db,
                 Delivery,
-                now=utcnow(),
+                now=self.clock(),
                 lease=timedelta(seconds=self.settings.worker_lease_seconds),
                 limit=self.settings.worker_batch_size,
                 worker=self.name,
             )
             await db.commit()
-        for delivery_id in ids:
-            await self._deliver(delivery_id)
-        return len(ids)
+        return ids
 
-    async def _deliver(self, delivery_id: uuid.UUID) -> None:
+    async def deliver(self, delivery_id: uuid.UUID) -> None:
+        """Send one claimed delivery and record the outcome; skip it if called off meanwhile."""
         async with AsyncSession(self.engine, expire_on_commit=False) as db:
             delivery = await self._take(db, delivery_id)
             notification = (
                 await db.get(Notification, delivery.notification_id) if delivery else None
             )
             if delivery is None or notification is None:
+                return  # sent by another worker, or called off since it was claimed
+            if await self._called_off(db, delivery, notification):
                 return
             channel = CHANNELS.get(delivery.channel)
             try:
@@ -102,7 +122,7 @@ class Worker:
                 delivery.attempts += 1
                 await self._failed(db, delivery, notification, channel, exc)
             else:
-                delivery.status, delivery.sent_at = "sent", utcnow()
+                delivery.status, delivery.sent_at = "sent", self.clock()
                 delivery.locked_until, delivery.last_error = None, None
                 delivery.provider_message_id = message_id
                 delivery.attempts += 1
@@ -128,6 +148,30 @@ class Worker:
             )
             return None
         return delivery if delivery.status == "pending" else None
+
+    async def _called_off(
+        self, db: AsyncSession, delivery: Delivery, notification: Notification
+    ) -> bool:
+        """Called off, or about to be: then it is cancelled here and not sent."""
+        if notification.cancelled_at is None and not await self._superseded(db, notification):
+            return False
+        await call_off(db=db, notification=notification, now=self.clock())
+        await db.commit()
+        log.info("scheduled delivery called off", extra={"delivery": str(delivery.id)})
+        return True
+
+    async def _superseded(self, db: AsyncSession, notification: Notification) -> bool:
+        """A reminder of a time the session no longer has: a later reschedule or the cancel
+        carries a higher schedule sequence, even if its calling-off has not arrived yet."""
+        if notification.event != Event.session_reminder or notification.session_id is None:
+            return False
+        later = await db.exec(
+            select(Notification).where(
+                Notification.session_id == notification.session_id,
+                col(Notification.event).in_(SCHEDULE_CHANGES),
+            )
+        )
+        return any(sequence_of(n) > sequence_of(notification) for n in later.all())
 
     async def _send(
         self, db: AsyncSession, channel: Channel, delivery: Delivery, notification: Notification
@@ -182,7 +226,7 @@ class Worker:
         if exc.retry_after is not None:
             wait = max(wait, exc.retry_after)
         delivery.last_error, delivery.locked_until = reason[:500], None
-        delivery.next_attempt_at = utcnow() + wait
+        delivery.next_attempt_at = self.clock() + wait
         log.warning("delivery will be retried", extra={"delivery": str(delivery.id)})
 
 

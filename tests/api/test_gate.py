@@ -19,9 +19,15 @@ from tests.factories import (
 ADULT = "2000-01-01"
 
 
-async def adult_session(school: SchoolKit, members: int = 3, **extra: Any) -> dict[str, Any]:
+async def adult_session(
+    school: SchoolKit,
+    members: int = 3,
+    students: list[dict[str, Any]] | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """A session of adult members (or of these students), on Jitsi."""
     counselor = await school.user("counselor")
-    students = [await school.user("student", birth_date=ADULT) for _ in range(members)]
+    students = students or [await school.user("student", birth_date=ADULT) for _ in range(members)]
     group = await school.post(
         "/v1/groups",
         {

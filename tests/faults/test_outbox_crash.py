@@ -143,10 +143,12 @@ async def exactly_one_of_everything(services: Services, box: MailBox, sid: str) 
     events = await services.query(
         "notifications", select(Notification.event).where(Notification.session_id == uuid.UUID(sid))
     )
+    # and each person's two reminders (24 hours and 15 minutes ahead), scheduled once
     assert sorted(events) == [
         "meeting_provisioned_host",
         "meeting_provisioned_member",
         "meeting_provisioned_member",
+        *["session_reminder"] * 6,
     ]
 
 

@@ -20,6 +20,7 @@ from services.notifications.settings import NotificationsSettings
 from services.notifications.webhooks.delivery import WebhookSender
 from services.notifications.webhooks.models import WebhookMessage
 from services.notifications.worker import Worker
+from shared.timeutil import utcnow
 from tests.conftest import SERVICE_SECRET
 from tests.notifications.support import Accept, SmtpServer, free_port
 from tests.notifications.webhook_support import Clock, Receiver
@@ -70,9 +71,12 @@ def make_worker(
 ) -> Callable[..., Worker]:
     """A Worker on the notifications app's engine; SMTP at `port`, or the spool without one."""
 
-    def build(port: int | None = None, **overrides: Any) -> Worker:
+    def build(
+        port: int | None = None, *, clock: Callable[[], datetime] = utcnow, **overrides: Any
+    ) -> Worker:
         smtp = {"smtp_host": "127.0.0.1", "smtp_port": port} if port is not None else {}
-        return Worker(worker_settings(**smtp, **overrides), apps["notifications"].state.engine)
+        settings = worker_settings(**smtp, **overrides)
+        return Worker(settings, apps["notifications"].state.engine, clock=clock)
 
     return build
 
@@ -108,13 +112,14 @@ async def quiet_queue(apps: dict[str, FastAPI]) -> AsyncIterator[None]:
         await db.commit()
 
 
-@pytest.fixture
-def accept(notifications: httpx.AsyncClient, service_token: Callable[[str], str]) -> Accept:
-    """POST a notification request as the api service does."""
+def as_the_api(
+    notifications: httpx.AsyncClient, service_token: Callable[[str], str], path: str
+) -> Accept:
+    """POST to an internal route of notifications with the api service's token."""
 
     async def post(body: dict[str, Any]) -> httpx.Response:
         return await notifications.post(
-            "/internal/v1/notifications",
+            path,
             json=body,
             headers={"Authorization": f"Bearer {service_token('notifications')}"},
         )
@@ -170,3 +175,15 @@ async def quiet_webhooks(apps: dict[str, FastAPI]) -> AsyncIterator[None]:
         )
         await db.commit()
     yield
+
+
+@pytest.fixture
+def accept(notifications: httpx.AsyncClient, service_token: Callable[[str], str]) -> Accept:
+    """POST a notification request as the api service does."""
+    return as_the_api(notifications, service_token, "/internal/v1/notifications")
+
+
+@pytest.fixture
+def cancel(notifications: httpx.AsyncClient, service_token: Callable[[str], str]) -> Accept:
+    """POST a calling-off of scheduled notifications as the api service does."""
+    return as_the_api(notifications, service_token, "/internal/v1/notifications/cancel")

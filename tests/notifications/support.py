@@ -7,7 +7,7 @@ import socket
 import threading
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.policy import default as default_policy
 from typing import Any, cast
@@ -16,6 +16,8 @@ import httpx
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from fastapi import FastAPI
+from icalendar import Calendar
+from icalendar import Event as CalendarEvent
 from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -160,3 +162,57 @@ class SmtpServer:
             )
             for e in self.envelopes
         ]
+
+
+class Clock:
+    """The worker's clock in a test: it says what time it is until the test moves it."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def move_to(self, when: datetime) -> None:
+        self.now = when
+
+
+def invite_of(message: EmailMessage) -> tuple[Calendar, CalendarEvent]:
+    """The calendar invite of an email, parsed with the icalendar package; its one event.
+
+    It must be both the `text/calendar` alternative (with its method on the part) and the
+    invite.ics attachment, and the two must say the same.
+    """
+    parts = {part.get_content_type(): part for part in message.walk()}
+    inline = cast(EmailMessage, parts["text/calendar"])
+    attached = cast(EmailMessage, parts["application/ics"])
+    assert attached.get_filename() == "invite.ics"
+    text = str(inline.get_content())
+    assert text.startswith("BEGIN:VCALENDAR\r\n")  # the CRLF line ends iCalendar requires
+    assert cast(bytes, attached.get_content()).decode() == text
+    calendar = Calendar.from_ical(text)
+    assert inline.get_param("method") == calendar["METHOD"]
+    [event] = calendar.walk("VEVENT")
+    return calendar, event
+
+
+def has_invite(message: EmailMessage) -> bool:
+    return any(part.get_content_type() == "text/calendar" for part in message.walk())
+
+
+async def died_after_sending(app: FastAPI, delivery_id: uuid.UUID) -> None:
+    """Leave the row as a worker that died after sending, before recording it, leaves it:
+    still pending, its lease run out."""
+    async with AsyncSession(app.state.engine) as db:
+        await db.exec(
+            update(Delivery)
+            .where(col(Delivery.id) == delivery_id)
+            .values(
+                status="pending",
+                attempts=0,
+                sent_at=None,
+                locked_by="dead-worker",
+                locked_until=utcnow() - timedelta(seconds=1),
+            )
+        )
+        await db.commit()

@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import email
 from collections.abc import Callable
-from datetime import timedelta
 from email.message import EmailMessage
 from email.policy import default as default_policy
 from typing import Any, cast
 
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import update
-from sqlmodel import col
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.notifications.notifications.models import Delivery
 from services.notifications.worker import Worker
@@ -22,6 +18,7 @@ from tests.notifications.support import (
     Accept,
     SmtpServer,
     deliveries_of,
+    died_after_sending,
     host_data,
     make_due,
     notification_body,
@@ -229,21 +226,7 @@ async def test_a_delivery_taken_again_after_a_crash_keeps_its_message_id(
     app = apps["notifications"]
     delivery = await accepted_delivery(accept, app, recipient())
     assert await make_worker(smtp_server.port).run_once() == 1
-    # As a worker that died after sending, before recording it, leaves the row: still
-    # pending, its lease run out.
-    async with AsyncSession(app.state.engine) as db:
-        await db.exec(
-            update(Delivery)
-            .where(col(Delivery.id) == delivery.id)
-            .values(
-                status="pending",
-                attempts=0,
-                sent_at=None,
-                locked_by="dead-worker",
-                locked_until=utcnow() - timedelta(seconds=1),
-            )
-        )
-        await db.commit()
+    await died_after_sending(app, delivery.id)
 
     assert await make_worker(smtp_server.port).run_once() == 1
 

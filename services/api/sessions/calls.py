@@ -13,7 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.api.outbox.models import OutboxMessage
 from services.api.outbox.relay import Sent, handles, on_dead
-from services.api.sessions import locks, notify, provisioning
+from services.api.sessions import locks, notify, provisioning, reminders
 from services.api.sessions.models import GuidanceSession, SessionParticipant
 from shared.contracts.meetings import AdmitOut, MeetingOut
 
@@ -127,4 +127,12 @@ async def send_cancel(message: OutboxMessage, app_state: Any) -> Sent:
 @handles(notify.NOTIFY)
 async def send_notification(message: OutboxMessage, app_state: Any) -> Sent:
     await _post(app_state, "notifications", "/internal/v1/notifications", message, message.payload)
+    return Sent(_nothing)
+
+
+@handles(reminders.CALL_OFF)
+async def send_call_off(message: OutboxMessage, app_state: Any) -> Sent:
+    await _post(
+        app_state, "notifications", "/internal/v1/notifications/cancel", message, message.payload
+    )
     return Sent(_nothing)

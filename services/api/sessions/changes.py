@@ -13,7 +13,7 @@ from datetime import timedelta
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.api.sessions import notify, provisioning
+from services.api.sessions import notify, provisioning, reminders
 from services.api.sessions.models import GuidanceSession, SessionParticipant
 from services.api.users.models import User
 from shared.contracts.notifications import Event
@@ -30,9 +30,9 @@ async def _counselor(db: AsyncSession, session: GuidanceSession) -> User:
 
 async def _members(
     db: AsyncSession, session: GuidanceSession, *, with_link: bool
-) -> list[tuple[User, str | None]]:
+) -> list[tuple[User, SessionParticipant]]:
     query = (
-        select(User, SessionParticipant.join_url)
+        select(User, SessionParticipant)
         .join(SessionParticipant, col(SessionParticipant.student_id) == User.id)
         .where(SessionParticipant.session_id == session.id)
     )
@@ -42,34 +42,43 @@ async def _members(
 
 
 async def rescheduled(*, db: AsyncSession, session: GuidanceSession, change_id: uuid.UUID) -> None:
+    """Everyone hears of the new time (their invite updated), and their reminders move."""
     await provisioning.request_reschedule(db=db, session=session, because=str(change_id))
     await provisioning.reconcile(db=db, session=session)
+    await reminders.supersede(db=db, session=session)
     counselor = await _counselor(db, session)
+    organizer = notify.organizer(counselor)
     await notify.send(
         db=db,
         session=session,
         event=Event.session_rescheduled,
         to=[counselor],
         key=f"rescheduled:{change_id}:{counselor.id}",
-        data=notify.session_data(session, host_url=session.meeting_host_url),
+        data=notify.session_data(session, host_url=session.meeting_host_url, **organizer),
     )
-    for member, join_url in await _members(db, session, with_link=True):
+    if session.meeting_host_url:
+        await reminders.for_counselor(db=db, session=session, counselor=counselor)
+    for member, participant in await _members(db, session, with_link=True):
         await notify.send(
             db=db,
             session=session,
             event=Event.session_rescheduled,
             to=[member],
             key=f"rescheduled:{change_id}:{member.id}",
-            data=notify.session_data(session, join_url=join_url),
+            data=notify.session_data(session, join_url=participant.join_url, **organizer),
         )
+        await reminders.for_member(db=db, session=session, member=member, participant=participant)
 
 
 async def cancelled(
     *, db: AsyncSession, session: GuidanceSession, reason: str, change_id: uuid.UUID
 ) -> None:
-    told = [await _counselor(db, session)] + [
-        m for m, _ in await _members(db, session, with_link=True)
-    ]
+    """Everyone with a link hears (their invite cancelled); nothing scheduled is still sent."""
+    counselor = await _counselor(db, session)
+    told = [counselor] + [m for m, _ in await _members(db, session, with_link=True)]
+    await reminders.supersede(
+        db=db, session=session, events=(Event.session_reminder, Event.follow_up_due)
+    )
     await provisioning.cancel_meetings(db=db, session=session, reason=reason)
     await notify.send(
         db=db,
@@ -77,7 +86,7 @@ async def cancelled(
         event=Event.session_cancelled,
         to=told,
         key=f"cancelled:{change_id}",
-        data=notify.session_data(session, reason=reason),
+        data=notify.session_data(session, reason=reason, **notify.organizer(counselor)),
     )
 
 

@@ -33,6 +33,9 @@ class GuidanceSession(ApiTable, table=True):
     scheduled_start: datetime
     duration_minutes: int
     timezone: str = Field(max_length=64)
+    # Rises with every reschedule, on cancel, and when the meeting is dropped: the SEQUENCE of
+    # the calendar invites people hold, and the generation of the reminders still to come.
+    schedule_sequence: int = 0
     meeting_id: uuid.UUID | None = None
     meeting_provider: str | None = Field(default=None, max_length=20)
     meeting_host_url: str | None = Field(default=None, max_length=4096)

@@ -48,8 +48,14 @@ def session_data(session: GuidanceSession, **extra: Any) -> dict[str, Any]:
         "duration_minutes": session.duration_minutes,
         "provider": provider,
         **moved,
+        "schedule_sequence": session.schedule_sequence,
         **extra,
     }
+
+
+def organizer(counselor: User) -> dict[str, Any]:
+    """Who a calendar invite names as its organizer: the session's counselor."""
+    return {"organizer_name": counselor.name, "organizer_email": counselor.email}
 
 
 async def send(

@@ -22,7 +22,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.api.auth.principal import Principal
 from services.api.outbox import service as outbox
-from services.api.sessions import history, notify
+from services.api.sessions import history, notify, reminders
 from services.api.sessions.gate import MemberGate, SessionGate, evaluate
 from services.api.sessions.models import GuidanceSession, SessionParticipant
 from services.api.users.models import User
@@ -215,6 +215,8 @@ async def _revoke(
     db: AsyncSession, session: GuidanceSession, participant: SessionParticipant
 ) -> None:
     """The link stops working now: ours is gone at once, the meetings service is told."""
+    if participant.join_url is not None:
+        await reminders.withdrawn(db=db, session=session, participant=participant)
     participant.join_url = participant.admitted_at = participant.admission_requested_at = None
     db.add(participant)
     history.record(
@@ -312,7 +314,11 @@ async def _notify_links(
     first: bool,
     gate: SessionGate,
 ) -> None:
+    """Each member their own link and reminders; the first time, the counselor theirs."""
     students = {m.student.id: m.student for m in gate.members}
+    counselor = await db.get(User, session.counselor_id)
+    assert counselor is not None
+    participants = await _participants(db, session)
     for link in links:
         await notify.send(
             db=db,
@@ -320,11 +326,17 @@ async def _notify_links(
             event=Event.meeting_provisioned_member,
             to=[students[link.person_id]],
             key=f"member-link:{session.meeting_id}:{link.person_id}:{link.join_url[-12:]}",
-            data=notify.session_data(session, join_url=link.join_url),
+            data=notify.session_data(
+                session, join_url=link.join_url, **notify.organizer(counselor)
+            ),
+        )
+        await reminders.for_member(
+            db=db,
+            session=session,
+            member=students[link.person_id],
+            participant=participants[link.person_id],
         )
     if first:
-        counselor = await db.get(User, session.counselor_id)
-        assert counselor is not None
         await notify.send(
             db=db,
             session=session,
@@ -336,8 +348,10 @@ async def _notify_links(
                 host_url=session.meeting_host_url,
                 passcode=session.meeting_passcode,
                 cleared_members=[students[link.person_id].name for link in links],
+                **notify.organizer(counselor),
             ),
         )
+        await reminders.for_counselor(db=db, session=session, counselor=counselor)
 
 
 async def request_reschedule(*, db: AsyncSession, session: GuidanceSession, because: str) -> None:

@@ -15,7 +15,7 @@ from services.api.groups import service as group_service
 from services.api.groups.models import GroupMember
 from services.api.record.service import count_evaluations
 from services.api.schools import service as school_service
-from services.api.sessions import changes, locks, provisioning
+from services.api.sessions import changes, locks, provisioning, reminders
 from services.api.sessions.gate import evaluate
 from services.api.sessions.models import GuidanceSession, SessionEvent, SessionParticipant
 from services.api.sessions.schemas import (
@@ -165,6 +165,7 @@ async def _after_move(
         # Changing the platform: the meeting goes, and consent for the old platform no longer
         # covers this session (it names that platform); new consent is asked for again.
         await provisioning.cancel_meetings(db=db, session=session, reason="platform change")
+        await reminders.supersede(db=db, session=session)  # their links are gone
     elif to == Stage.cancelled:
         await changes.cancelled(db=db, session=session, reason=reason, change_id=event_id)
     elif to == Stage.completed:

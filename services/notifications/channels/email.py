@@ -12,6 +12,7 @@ from pathlib import Path
 import aiosmtplib
 
 from services.notifications.channels.base import DeliveryFailed, Outgoing
+from services.notifications.channels.invite import Invite, invite_for
 from services.notifications.notifications.templates import Rendered
 from services.notifications.settings import NotificationsSettings
 from shared.timeutil import utcnow
@@ -33,6 +34,7 @@ def build_message(
     to_name: str,
     to_address: str,
     rendered: Rendered,
+    invite: Invite | None = None,
 ) -> EmailMessage:
     message = EmailMessage()
     message["From"] = settings.smtp_from
@@ -44,11 +46,36 @@ def build_message(
     message["X-Lingkar-Delivery"] = str(delivery_id)
     message.set_content(rendered.text)
     message.add_alternative(rendered.html, subtype="html")
+    if invite is not None:
+        _attach_invite(message, invite)
     return message
 
 
+def _attach_invite(message: EmailMessage, invite: Invite) -> None:
+    """As Google Calendar sends one: the invite as a third alternative (which Gmail and Outlook
+    show as an invite with answer buttons), and again as invite.ics for clients that only look
+    at attachments. The alternatives then sit in a multipart/mixed."""
+    # As bytes in base64: the CRLF line ends iCalendar requires, and any non-ASCII title, arrive
+    # exactly as written (a text part would be re-wrapped with the policy's line ends).
+    ics = invite.ics.encode()
+    message.add_alternative(
+        ics,
+        maintype="text",
+        subtype="calendar",
+        cte="base64",
+        params={"method": invite.method, "charset": "utf-8"},
+    )
+    message.add_attachment(
+        ics,
+        maintype="application",
+        subtype="ics",
+        filename="invite.ics",
+        params={"name": "invite.ics"},
+    )
+
+
 async def deliver(settings: NotificationsSettings, outgoing: Outgoing) -> None:
-    """The email channel: one message with the text and HTML parts, to the delivery's address."""
+    """The email channel: text and HTML (and the calendar invite), to the delivery's address."""
     delivery = outgoing.delivery
     message = build_message(
         settings,
@@ -56,6 +83,7 @@ async def deliver(settings: NotificationsSettings, outgoing: Outgoing) -> None:
         to_name=delivery.person_name,
         to_address=delivery.address,
         rendered=outgoing.rendered,
+        invite=invite_for(settings, outgoing),
     )
     await send(settings, message)
 

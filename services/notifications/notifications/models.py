@@ -67,3 +67,21 @@ class Delivery(NotificationsTable, table=True):
     delivered_at: datetime | None = None
     read_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class Cancellation(NotificationsTable, table=True):
+    """One calling-off of scheduled notifications, kept so that a repeat of it changes nothing.
+
+    A retried call could otherwise call off what was scheduled after the first one (a member's
+    new reminders once they consented again).
+    """
+
+    __tablename__ = "cancellation"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    idempotency_key: str = Field(max_length=200, unique=True)
+    school_id: uuid.UUID = Field(index=True)
+    session_id: uuid.UUID = Field(index=True)
+    notifications: int
+    deliveries: int
+    created_at: datetime = Field(default_factory=utcnow)

@@ -5,8 +5,13 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from services.notifications.db import DbSession
-from services.notifications.notifications import service
-from shared.contracts.notifications import NotificationAccepted, NotificationRequest
+from services.notifications.notifications import cancel, service
+from shared.contracts.notifications import (
+    CancellationDone,
+    NotificationAccepted,
+    NotificationRequest,
+    ScheduledCancellation,
+)
 from shared.problems import problem_responses
 from shared.service_auth import CallingService
 
@@ -19,3 +24,11 @@ async def accept_notification(
 ) -> NotificationAccepted:
     """Store the request and its deliveries, then answer; the worker delivers them."""
     return await service.accept(db=db, request=request)
+
+
+@router.post("/notifications/cancel", response_model=CancellationDone)
+async def cancel_scheduled(
+    request: ScheduledCancellation, db: DbSession, _: CallingService
+) -> CancellationDone:
+    """Call off a session's scheduled notifications not sent yet (reminders, follow-ups)."""
+    return await cancel.cancel_scheduled(db=db, request=request)

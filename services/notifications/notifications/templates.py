@@ -188,6 +188,20 @@ TEXTS: dict[str, dict[str, dict[str, str]]] = {
             "Please check their contact details in Lingkar, or tell them yourself.",
         },
     },
+    "session_reminder": {
+        "id": {
+            "subject": "Pengingat: {title} dimulai {lead}",
+            "body": 'Halo {name},\n\nSesi bimbingan kelompok "{title}" dimulai {lead}.\n\n'
+            "Waktu: {when} ({minutes} menit)\nPlatform: {provider}{link_line}",
+            "button": "Buka tautan",
+        },
+        "en": {
+            "subject": "Reminder: {title} starts {lead}",
+            "body": 'Hello {name},\n\nThe group guidance session "{title}" starts {lead}.\n\n'
+            "Time: {when} ({minutes} minutes)\nPlatform: {provider}{link_line}",
+            "button": "Open the link",
+        },
+    },
     "follow_up_due": {
         "id": {
             "subject": "Evaluasi tindak lanjut: {title}",
@@ -209,6 +223,8 @@ WORDS = {
         "members": "\nAnggota yang sudah siap: {0}",
         "blocked": "\n\nSesi kini terhambat karena: {0}",
         "link": "\nTautan: {0}",
+        "24h": "dalam 24 jam",
+        "15m": "dalam 15 menit",
         "short_term": "jangka pendek",
         "long_term": "jangka panjang",
         "none": "-",
@@ -226,6 +242,8 @@ WORDS = {
         "members": "\nMembers ready: {0}",
         "blocked": "\n\nThe session is now blocked: {0}",
         "link": "\nLink: {0}",
+        "24h": "in 24 hours",
+        "15m": "in 15 minutes",
         "short_term": "short-term",
         "long_term": "long-term",
         "none": "-",
@@ -274,6 +292,7 @@ def _values(data: dict[str, Any], *, name: str, locale: str, timezone: str) -> d
         "link_line": words["link"].format(link) if link else "",
         "reason": str(data.get("reason") or words["none"]),
         "follow_up": words.get(str(data.get("follow_up")), str(data.get("follow_up", ""))),
+        "lead": words.get(str(data.get("reminder")), ""),
         "consent_ask": ask.format(student=data.get("student_name", "")),
         "expires": local_time(data["expires_at"], timezone, locale)
         if data.get("expires_at")
