@@ -34,20 +34,23 @@ HOST = "bk@sekolah.sch.id"
 
 
 @pytest.fixture
-async def zoom_not_answering(apps: dict[str, FastAPI]) -> Iterator[None]:
+async def zoom_not_answering(
+    apps: dict[str, FastAPI],
+    zoom_school: SchoolKit,  # noqa: F811
+) -> Iterator[None]:
     """Zoom's OAuth and API addresses lead to a server that never answers.
 
-    Zoom's circuit breaker is this test's own, with a short cool-down: the failures here open
-    it, and it must let a trial through soon after Zoom is back (and not carry over). So is
-    the token cache: the call that times out is the token request, which makes nothing at Zoom
-    (a create timing out after it was sent is the Zoom reconcile tests' case).
+    The school's Zoom circuit breaker gets a short cool-down: the failures here open it, and it
+    must let a trial through soon after Zoom is back. The token cache is the test's own: the
+    call that times out is the token request, which makes nothing at Zoom (a create timing out
+    after it was sent is the Zoom reconcile tests' case).
     """
     silent = Proxy(upstream_port=0)
     await silent.start()
     silent.go_silent()
     providers = apps["meetings"].state.providers
-    breaker, tokens = providers.breakers[Provider.zoom], providers.zoom_tokens
-    providers.breakers[Provider.zoom] = CircuitBreaker(cooldown=TIMEOUT)
+    tokens = providers.zoom_tokens
+    providers.breakers[(Provider.zoom, zoom_school.school_id)] = CircuitBreaker(cooldown=TIMEOUT)
     providers.zoom_tokens = ZoomTokenCache()
     settings = apps["meetings"].state.settings
     saved = (settings.zoom_oauth_url, settings.zoom_api_url, settings.outside_call_timeout_seconds)
@@ -62,7 +65,7 @@ async def zoom_not_answering(apps: dict[str, FastAPI]) -> Iterator[None]:
             settings.zoom_api_url,
             settings.outside_call_timeout_seconds,
         ) = saved
-        providers.breakers[Provider.zoom], providers.zoom_tokens = breaker, tokens
+        providers.zoom_tokens = tokens
         await silent.stop()
 
 

@@ -94,7 +94,12 @@ async def test_a_sessions_notifications_show_each_try_with_masked_addresses_and_
     session = await guided_session(school, counselor, students)
     sid = session["id"]
     await school.post(f"/v1/sessions/{sid}/consent-requests", {})
-    await eventually(lambda: notifications_about(apps["notifications"], sid))
+
+    async def both_asked() -> Any:
+        told = await notifications_about(apps["notifications"], sid)
+        return told if len(told) == 2 else None
+
+    await eventually(both_asked)
     worker = make_worker(smtp_down.port)
 
     assert await worker.run_once() == 2  # nobody listens yet: both tries fail

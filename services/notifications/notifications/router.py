@@ -18,7 +18,12 @@ from shared.service_auth import CallingService
 router = APIRouter(prefix="/internal/v1", tags=["internal"], responses=problem_responses(401))
 
 
-@router.post("/notifications", status_code=202, response_model=NotificationAccepted)
+@router.post(
+    "/notifications",
+    status_code=202,
+    response_model=NotificationAccepted,
+    responses=problem_responses(409),  # the key was used for a different notification
+)
 async def accept_notification(
     request: NotificationRequest, db: DbSession, _: CallingService
 ) -> NotificationAccepted:
@@ -26,7 +31,11 @@ async def accept_notification(
     return await service.accept(db=db, request=request)
 
 
-@router.post("/notifications/cancel", response_model=CancellationDone)
+@router.post(
+    "/notifications/cancel",
+    response_model=CancellationDone,
+    responses=problem_responses(409),  # the key was used for another session's calling-off
+)
 async def cancel_scheduled(
     request: ScheduledCancellation, db: DbSession, _: CallingService
 ) -> CancellationDone:
