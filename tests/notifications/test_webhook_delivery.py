@@ -18,7 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from standardwebhooks import Webhook, WebhookVerificationError
 
 from services.notifications.notifications.models import Notification
-from services.notifications.webhooks import delivery
+from services.notifications.webhooks import delivery, payloads
 from services.notifications.webhooks.delivery import WebhookSender
 from services.notifications.webhooks.models import WebhookMessage
 from services.notifications.worker import Worker
@@ -434,3 +434,26 @@ async def test_a_scheduled_notification_is_told_of_when_it_is_due(
     assert event["type"] == "follow_up_due" and event["data"]["follow_up"] == "short_term"
     assert event["timestamp"] == due.isoformat().replace("+00:00", "Z")
     assert (await hooks.message(made)).status == "sent"
+
+
+def test_a_reminder_tells_integrators_which_one_and_never_the_link() -> None:
+    reminder = Notification(
+        school_id=uuid.uuid4(),
+        session_id=uuid.uuid4(),
+        idempotency_key="reminder-key-1",
+        event="session_reminder",
+        data={
+            "session_title": "Memilih jurusan",
+            "scheduled_start": "2026-12-03T01:00:00+00:00",
+            "reminder": "15m",
+            "join_url": "https://lingkar.example/j/secret-token",
+            "schedule_sequence": 2,
+        },
+        created_at=utcnow(),
+    )
+
+    payload = payloads.for_notification(reminder, [uuid.uuid4()])
+
+    assert payload["type"] == "session_reminder"
+    assert payload["data"]["reminder"] == "15m"
+    assert "secret-token" not in json.dumps(payload)

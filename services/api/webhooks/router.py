@@ -39,9 +39,11 @@ told), and the session's `session_title`, `scheduled_start` (UTC), `duration_min
 | `consent_requested` | `student_id`, `signer` (`student` or `guardian`), `expires_at` |
 | `meeting_provisioned_host`, `meeting_provisioned_member` | - |
 | `consent_withdrawn` | `student_id`, `blocked` (the session fell below its minimum) |
-| `session_rescheduled` | - (`scheduled_start` is the new time) |
-| `session_cancelled` | `reason` |
+| `session_rescheduled` | `schedule_sequence` (rises with each change), the new `scheduled_start` |
+| `session_cancelled` | `reason`, `schedule_sequence` |
+| `session_reminder` | `reminder` (`24h` or `15m`) |
 | `follow_up_due` | `follow_up` (`short_term` or `long_term`) |
+| `contact_unreachable` | `channel` (the one that failed), `fallback_channel` (or null) |
 | `webhook.test` | only `school_id`, `subscription_id`, `message` |
 
 Never in a payload: consent, join or host links, passcodes, email addresses, phone numbers,

@@ -21,8 +21,11 @@ SESSION_FACTS = ("session_title", "scheduled_start", "duration_minutes", "provid
 EVENT_FACTS: dict[str, tuple[str, ...]] = {
     "consent_requested": ("student_id", "signer", "expires_at"),
     "consent_withdrawn": ("student_id", "blocked"),
-    "session_cancelled": ("reason",),
+    "session_rescheduled": ("schedule_sequence",),
+    "session_cancelled": ("reason", "schedule_sequence"),
+    "session_reminder": ("reminder",),
     "follow_up_due": ("follow_up",),
+    "contact_unreachable": ("channel", "fallback_channel"),
 }
 
 
