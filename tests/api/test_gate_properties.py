@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.api.test_provisioning_races import settle
 from tests.factories import COMPLETE_PLAN, SchoolKit, grant_consent
 
 STUDENTS = 3  # two adults and a minor with a guardian on file
@@ -72,13 +73,6 @@ async def new_session(school: SchoolKit) -> dict[str, Any]:
     )
     session["students"], session["guardian"] = [*students, minor], guardian
     return session
-
-
-async def settle(apps: dict[str, FastAPI]) -> None:
-    relay = apps["api"].state.outbox_relay
-    for _ in range(20):
-        if not await relay.drain_once():
-            return
 
 
 async def check_invariants(school: SchoolKit, sid: str, *, settled: bool = False) -> set[str]:
