@@ -79,10 +79,13 @@ async def evaluate(*, db: AsyncSession, session: GuidanceSession) -> SessionGate
 
 
 async def evaluate_many(
-    *, db: AsyncSession, sessions: list[GuidanceSession]
+    *, db: AsyncSession, sessions: list[GuidanceSession], new: bool = False
 ) -> dict[uuid.UUID, SessionGate]:
-    """The gates of several sessions (a page of a list) in a fixed number of queries."""
-    records = await _Records.load(db, sessions)
+    """The gates of several sessions (a page of a list) in a fixed number of queries.
+
+    `new`: the sessions were created in this transaction, so they have no plan or attestation.
+    """
+    records = await _Records.load(db, sessions, new=new)
     gates = {}
     for session in sessions:
         school = records.schools[session.school_id]
@@ -117,14 +120,14 @@ class _Records:
     attested: set[uuid.UUID]
 
     @classmethod
-    async def load(cls, db: AsyncSession, sessions: list[GuidanceSession]) -> _Records:
+    async def load(cls, db: AsyncSession, sessions: list[GuidanceSession], new: bool) -> _Records:
         ids = [s.id for s in sessions]
         schools, versions = await _schools_and_versions(db, {s.school_id for s in sessions})
         students, with_guardian = await _students(db, sessions)
         wanted: dict[uuid.UUID, set[uuid.UUID]] = {s.group_id: set() for s in sessions}
         for s in sessions:
             wanted[s.group_id].update(u.id for u in students[s.id])
-        plans, attested = await _plans_and_attestations(db, ids)
+        plans, attested = ({}, set()) if new else await _plans_and_attestations(db, ids)
         return cls(
             schools=schools,
             students=students,
