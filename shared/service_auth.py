@@ -67,8 +67,10 @@ def bearer_token(request: Request) -> str:
     return token.strip()
 
 
-def require_service(request: Request) -> str:
-    """Dependency for internal routes: the name of the calling service."""
+async def require_service(request: Request) -> str:
+    """Dependency for internal routes: the name of the calling service.
+
+    Async though it awaits nothing: a plain `def` dependency would cost a thread-pool hop."""
     tokens: ServiceTokens = request.app.state.service_tokens
     return tokens.verify(bearer_token(request))
 

@@ -44,7 +44,7 @@ class ConsentAsker:
     public_url: str
 
 
-def get_asker(request: Request) -> ConsentAsker:
+async def get_asker(request: Request) -> ConsentAsker:  # async: no thread-pool hop
     return ConsentAsker(
         tokens=request.app.state.consent_tokens,
         public_url=request.app.state.settings.public_url,

@@ -12,14 +12,14 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.api.consent import service as consent_service
+from services.api.consent.models import ConsentTextVersion
 from services.api.consent.service import Evidence
-from services.api.consent.wording import current_version
+from services.api.consent.texts import DEFAULT_VERSION
 from services.api.schools.models import School
 from services.api.sessions.models import (
     Attestation,
@@ -79,10 +79,13 @@ async def evaluate(*, db: AsyncSession, session: GuidanceSession) -> SessionGate
 
 
 async def evaluate_many(
-    *, db: AsyncSession, sessions: list[GuidanceSession]
+    *, db: AsyncSession, sessions: list[GuidanceSession], new: bool = False
 ) -> dict[uuid.UUID, SessionGate]:
-    """The gates of several sessions (a page of a list) in a fixed number of queries."""
-    records = await _Records.load(db, sessions)
+    """The gates of several sessions (a page of a list) in a fixed number of queries.
+
+    `new`: the sessions were created in this transaction, so they have no plan or attestation.
+    """
+    records = await _Records.load(db, sessions, new=new)
     gates = {}
     for session in sessions:
         school = records.schools[session.school_id]
@@ -117,47 +120,84 @@ class _Records:
     attested: set[uuid.UUID]
 
     @classmethod
-    async def load(cls, db: AsyncSession, sessions: list[GuidanceSession]) -> _Records:
+    async def load(cls, db: AsyncSession, sessions: list[GuidanceSession], new: bool) -> _Records:
         ids = [s.id for s in sessions]
-        schools = {}
-        for school_id in {s.school_id for s in sessions}:
-            school = await db.get(School, school_id)
-            assert school is not None
-            schools[school_id] = school
-        students: dict[uuid.UUID, list[User]] = {s.id: [] for s in sessions}
-        rows = await db.exec(
-            select(SessionParticipant.session_id, User)
-            .join(User, col(User.id) == SessionParticipant.student_id)
-            .where(col(SessionParticipant.session_id).in_(ids))
-            .order_by(User.name)
-        )
-        for session_id, user in rows.all():
-            students[session_id].append(user)
+        schools, versions = await _schools_and_versions(db, {s.school_id for s in sessions})
+        students, with_guardian = await _students(db, sessions)
         wanted: dict[uuid.UUID, set[uuid.UUID]] = {s.group_id: set() for s in sessions}
         for s in sessions:
             wanted[s.group_id].update(u.id for u in students[s.id])
-        every = list({u.id for members in students.values() for u in members})
+        plans, attested = ({}, set()) if new else await _plans_and_attestations(db, ids)
         return cls(
             schools=schools,
             students=students,
             evidence=await consent_service.evidence_of_groups(
                 db=db, wanted={g: list(v) for g, v in wanted.items()}
             ),
-            with_guardian=await _students_with_guardians(db, every),
-            versions=await _versions(db, sessions),
-            plans=await _by_session(db, SessionPlan, ids),
-            attested=set(await _by_session(db, Attestation, ids)),
+            with_guardian=with_guardian,
+            versions=versions,
+            plans=plans,
+            attested=attested,
         )
 
 
-async def _versions(db: AsyncSession, sessions: list[GuidanceSession]) -> dict[uuid.UUID, str]:
-    schools = {s.school_id for s in sessions if not s.consent_text_version}
-    return {school_id: await current_version(db, school_id) for school_id in schools}
+async def _schools_and_versions(
+    db: AsyncSession, school_ids: set[uuid.UUID]
+) -> tuple[dict[uuid.UUID, School], dict[uuid.UUID, str]]:
+    """The schools with their current consent-text version, in one query."""
+    newest = (
+        select(ConsentTextVersion.version)
+        .where(ConsentTextVersion.school_id == School.id)
+        .order_by(col(ConsentTextVersion.created_at).desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    rows = (await db.exec(select(School, newest).where(col(School.id).in_(school_ids)))).all()
+    assert len(rows) == len(school_ids)
+    return (
+        {school.id: school for school, _ in rows},
+        {school.id: version or DEFAULT_VERSION for school, version in rows},
+    )
 
 
-async def _by_session(db: AsyncSession, table: Any, ids: list[uuid.UUID]) -> dict[uuid.UUID, Any]:
-    rows = await db.exec(select(table).where(col(table.session_id).in_(ids)))
-    return {row.session_id: row for row in rows.all()}
+async def _students(
+    db: AsyncSession, sessions: list[GuidanceSession]
+) -> tuple[dict[uuid.UUID, list[User]], set[uuid.UUID]]:
+    """Each session's members by name, and which of them have a guardian on file."""
+    has_guardian = (
+        select(Guardianship.id).where(Guardianship.student_id == User.id).exists().label("g")
+    )
+    rows = await db.exec(
+        select(SessionParticipant.session_id, User, has_guardian)
+        .join(User, col(User.id) == SessionParticipant.student_id)
+        .where(col(SessionParticipant.session_id).in_([s.id for s in sessions]))
+        .order_by(User.name)
+    )
+    students: dict[uuid.UUID, list[User]] = {s.id: [] for s in sessions}
+    with_guardian = set()
+    for session_id, user, guarded in rows.all():
+        students[session_id].append(user)
+        if guarded:
+            with_guardian.add(user.id)
+    return students, with_guardian
+
+
+async def _plans_and_attestations(
+    db: AsyncSession, ids: list[uuid.UUID]
+) -> tuple[dict[uuid.UUID, SessionPlan], set[uuid.UUID]]:
+    rows = await db.exec(
+        select(GuidanceSession.id, SessionPlan, Attestation.session_id)
+        .join(SessionPlan, col(SessionPlan.session_id) == GuidanceSession.id, isouter=True)
+        .join(Attestation, col(Attestation.session_id) == GuidanceSession.id, isouter=True)
+        .where(col(GuidanceSession.id).in_(ids))
+    )
+    plans, attested = {}, set()
+    for session_id, plan, attested_id in rows.all():
+        if plan is not None:
+            plans[session_id] = plan
+        if attested_id is not None:
+            attested.add(session_id)
+    return plans, attested
 
 
 def _member(
@@ -188,13 +228,6 @@ def _member(
             )
         )
     return member
-
-
-async def _students_with_guardians(db: AsyncSession, ids: list[uuid.UUID]) -> set[uuid.UUID]:
-    rows = await db.exec(
-        select(Guardianship.student_id).where(col(Guardianship.student_id).in_(ids)).distinct()
-    )
-    return set(rows.all())
 
 
 def _session_unmet(

@@ -40,7 +40,7 @@ async def create_session(
 ) -> SessionPublic:
     """Plan a session for a group; it starts in `pre_preparation`."""
     session = await service.create(db=db, principal=principal, data=data)
-    return await views.session_public(db=db, principal=principal, session=session)
+    return await views.new_session_public(db=db, principal=principal, session=session)
 
 
 @router.get("", response_model=SessionPage)

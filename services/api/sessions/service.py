@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from sqlalchemy import Uuid, insert, literal
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -46,12 +47,18 @@ async def create(*, db: AsyncSession, principal: Principal, data: SessionCreate)
     )
     db.add(session)
     await db.flush()
-    members = await db.exec(select(GroupMember.student_id).where(GroupMember.group_id == group.id))
-    db.add_all(
-        SessionParticipant(session_id=session.id, student_id=s, school_id=school.id)
-        for s in members.all()
+    # The members' snapshot is copied inside the database: no round trip to read them first.
+    uuid_type = Uuid()
+    await db.exec(
+        insert(SessionParticipant).from_select(
+            ["session_id", "student_id", "school_id"],
+            select(
+                literal(session.id, uuid_type),
+                GroupMember.student_id,
+                literal(school.id, uuid_type),
+            ).where(GroupMember.group_id == group.id),
+        )
     )
-    await db.flush()
     return session
 
 

@@ -46,6 +46,14 @@ async def session_public(
     return (await sessions_public(db=db, principal=principal, sessions=[session]))[0]
 
 
+async def new_session_public(
+    *, db: AsyncSession, principal: Principal, session: GuidanceSession
+) -> SessionPublic:
+    """The view of a session just created: nothing is read that it cannot have yet."""
+    gates = await evaluate_many(db=db, sessions=[session], new=True)
+    return _public(session, gates[session.id], principal)
+
+
 async def sessions_public(
     *, db: AsyncSession, principal: Principal, sessions: list[GuidanceSession]
 ) -> list[SessionPublic]:
