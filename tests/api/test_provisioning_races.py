@@ -76,14 +76,18 @@ def meetings_unreachable(apps: dict[str, FastAPI]) -> Iterator[None]:
 
 
 async def make_due_now(apps: dict[str, FastAPI]) -> None:
-    """Undo retry backoff: what failed while meetings was away is tried again now."""
+    """Undo retry backoff: what failed while meetings was away is tried again now. A message a
+    relay holds right now is left alone: clearing its lease could send it twice at once."""
     from services.api.outbox.models import OutboxMessage
 
+    now = datetime.now(UTC)
     async with AsyncSession(apps["api"].state.engine) as db:
         for message in (
             await db.exec(select(OutboxMessage).where(OutboxMessage.status == "pending"))
         ).all():
-            message.next_attempt_at, message.locked_until = datetime.now(UTC), None
+            if message.locked_until and as_utc(message.locked_until) > now:
+                continue
+            message.next_attempt_at = now
             db.add(message)
         await db.commit()
 

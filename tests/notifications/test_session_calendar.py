@@ -11,35 +11,16 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
-from sqlmodel import select
-from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.api.outbox.models import OutboxMessage
 from services.notifications.worker import Worker
 from shared.timeutil import utcnow
 from tests.api.test_gate import ADULT, adult_session, ready_to_provision
+from tests.api.test_provisioning_races import settle
 from tests.factories import SchoolKit, eventually, grant_consent, notifications_about
 from tests.notifications.support import Clock, SmtpServer, has_invite, invite_of
 from tests.notifications.test_email_delivery import html_of, text_of
 
 pytestmark = pytest.mark.usefixtures("quiet_queue")
-
-
-async def settle(apps: dict[str, FastAPI], school: SchoolKit) -> None:
-    """Wait until the api has sent every call of this school's (the relay runs in the
-    background: a message it holds is still pending, and what it enqueues commits with it)."""
-
-    async def nothing_pending() -> bool:
-        async with AsyncSession(apps["api"].state.engine) as db:
-            left = await db.exec(
-                select(OutboxMessage.id).where(
-                    OutboxMessage.school_id == school.school_id,
-                    OutboxMessage.status == "pending",
-                )
-            )
-            return left.first() is None
-
-    await eventually(nothing_pending)
 
 
 async def provisioned_session(
@@ -66,7 +47,7 @@ async def provisioned_session(
         return (await school.get(f"/v1/sessions/{session['id']}"))["meeting"]
 
     await eventually(meeting)
-    await settle(apps, school)
+    await settle(apps)
     session["meeting"] = await school.get(f"/v1/sessions/{session['id']}/meeting")
     session["start"] = start
     return session
@@ -121,7 +102,7 @@ async def test_a_reschedule_sends_a_request_with_a_higher_sequence_and_moves_the
         f"/v1/sessions/{sid}", headers=school.auth, json={"scheduled_start": new_start.isoformat()}
     )
     assert moved.status_code == 200, moved.text
-    await settle(apps, school)
+    await settle(apps)
     clock = Clock(utcnow())
     worker = make_worker(smtp_server.port, clock=clock)
 
@@ -166,7 +147,7 @@ async def test_a_cancel_sends_a_cancel_invite_and_no_reminder_fires(
     session = await provisioned_session(school, apps, starts_in=timedelta(days=2))
     sid, start = session["id"], session["start"]
     await school.post(f"/v1/sessions/{sid}/cancel", {"reason": "Libur sekolah"}, expect=200)
-    await settle(apps, school)
+    await settle(apps)
     clock = Clock(utcnow())
     worker = make_worker(smtp_server.port, clock=clock)
 
@@ -206,7 +187,7 @@ async def test_a_member_who_withdraws_gets_no_more_reminders(
         headers={"Authorization": f"Bearer {token}"},
     )
     assert answer.status_code == 200, answer.text
-    await settle(apps, school)
+    await settle(apps)
     clock = Clock(utcnow())
     worker = make_worker(smtp_server.port, clock=clock)
     await drain(worker)
