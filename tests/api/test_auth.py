@@ -503,3 +503,48 @@ async def test_a_school_admin_token_may_not_use_the_platform_api(school: SchoolK
     assert_problem(answer, 403)
     listing = await school.api.get("/v1/platform/schools", headers=school.auth)
     assert_problem(listing, 403)
+
+
+def test_a_verified_token_is_remembered_until_it_expires_and_refused_after(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from services.api.auth import tokens as tokens_module
+    from services.api.auth.principal import Role
+    from services.api.auth.tokens import AccessTokens
+    from shared.problems import Unauthorized
+
+    tokens = AccessTokens(secret="a-secret-that-is-long-enough-for-hs256-000", ttl_seconds=60)
+    token = tokens.issue(
+        role=Role.counselor, subject="c", client_id="x", scopes=["read"], school_id=None
+    )["access_token"]
+    decoded = []
+    real = tokens._decode
+    monkeypatch.setattr(tokens, "_decode", lambda t: decoded.append(t) or real(t))
+    first, again = tokens.verify(token), tokens.verify(token)
+    assert first == again and first.role == Role.counselor
+    assert len(decoded) == 1  # the second use is not decoded again
+
+    now = tokens_module.time.time()
+    monkeypatch.setattr(tokens_module.time, "time", lambda: now + 61)
+    with pytest.raises(Unauthorized):
+        tokens.verify(token)  # remembered, but expired: refused all the same
+    with pytest.raises(Unauthorized):
+        tokens.verify(token[:-2] + ("A" if token[-1] != "A" else "B") + token[-1])
+
+
+def test_the_memory_of_verified_tokens_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    from services.api.auth import tokens as tokens_module
+    from services.api.auth.principal import Role
+    from services.api.auth.tokens import AccessTokens
+
+    monkeypatch.setattr(tokens_module, "VERIFIED_CACHE_SIZE", 3)
+    tokens = AccessTokens(secret="a-secret-that-is-long-enough-for-hs256-000", ttl_seconds=60)
+    issued = [
+        tokens.issue(
+            role=Role.counselor, subject=f"c{i}", client_id="x", scopes=["read"], school_id=None
+        )["access_token"]
+        for i in range(5)
+    ]
+    for token in issued:
+        tokens.verify(token)
+    assert list(tokens._verified) == issued[-3:]  # the oldest were dropped

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections import OrderedDict
 from typing import Any
 
 from joserfc import jwt
@@ -18,10 +19,17 @@ AUDIENCE = "lingkar"
 ACCESS_TOKEN_TYPE = "access"  # noqa: S105 - a type name, not a secret
 
 
+# Tokens verified lately, so a client's every request is not a new HMAC and JSON parse: a
+# token's claims never change, and nothing revokes a token before it expires (its expiry is
+# checked again on every use). Bounded: the oldest are dropped first.
+VERIFIED_CACHE_SIZE = 4096
+
+
 class AccessTokens:
     def __init__(self, *, secret: str, ttl_seconds: int) -> None:
         self._key = OctKey.import_key(secret.encode())
         self.ttl_seconds = ttl_seconds
+        self._verified: OrderedDict[str, tuple[Principal, int]] = OrderedDict()
 
     def issue(
         self,
@@ -59,6 +67,19 @@ class AccessTokens:
         }
 
     def verify(self, token: str) -> Principal:
+        known = self._verified.get(token)
+        if known is not None:
+            principal, expires = known
+            if expires >= time.time():
+                return principal
+            del self._verified[token]
+        principal, expires = self._decode(token)
+        self._verified[token] = (principal, expires)
+        if len(self._verified) > VERIFIED_CACHE_SIZE:
+            self._verified.popitem(last=False)
+        return principal
+
+    def _decode(self, token: str) -> tuple[Principal, int]:
         try:
             claims = jwt.decode(token, self._key, algorithms=["HS256"]).claims
             if (
@@ -68,7 +89,7 @@ class AccessTokens:
                 or int(claims["exp"]) < time.time()
             ):
                 raise Unauthorized("the access token is expired or not for this API")
-            return Principal(
+            principal = Principal(
                 role=Role(claims["role"]),
                 subject=str(claims["sub"]),
                 client_id=str(claims["cid"]),
@@ -76,5 +97,6 @@ class AccessTokens:
                 school_id=uuid.UUID(claims["sch"]) if claims.get("sch") else None,
                 user_id=uuid.UUID(claims["uid"]) if claims.get("uid") else None,
             )
+            return principal, int(claims["exp"])
         except (JoseError, KeyError, ValueError, TypeError) as exc:
             raise Unauthorized("the access token is not valid") from exc
