@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -56,11 +57,10 @@ def create_engine(
         engine = create_async_engine(url, connect_args={"timeout": 15}, hide_parameters=True)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    return create_async_engine(
+    engine = create_async_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
         hide_parameters=True,
         pool_timeout=connect_timeout,
         connect_args={
@@ -69,6 +69,44 @@ def create_engine(
             "command_timeout": 30,
         },
     )
+    _ping_when_unsure(engine)
+    return engine
+
+
+# A pooled connection is pinged before use only when it may have gone stale: it has rested in
+# the pool a while, or some statement has failed since it was last used. A connection handed
+# back a moment ago with nothing failing since is used at once; that saves a round trip on
+# every request under load, while a database restart or an outage is still noticed before a
+# request is spent on a dead connection (SQLAlchemy's `pool_pre_ping`, made conditional).
+PING_AFTER_IDLE_SECONDS = 1.0
+
+
+def _ping_when_unsure(engine: AsyncEngine) -> None:
+    state = {"failed_at": 0.0}
+
+    @event.listens_for(engine.sync_engine, "handle_error")
+    def _failed(_: Any) -> None:
+        state["failed_at"] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine.pool, "checkin")
+    def _rested(_: Any, record: Any) -> None:
+        record.info["checked_in_at"] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine.pool, "checkout")
+    def _check(dbapi_connection: Any, record: Any, _: Any) -> None:
+        rested_since = record.info.get("checked_in_at")
+        now = time.monotonic()
+        if (
+            rested_since is not None
+            and now - rested_since < PING_AFTER_IDLE_SECONDS
+            and rested_since > state["failed_at"]
+        ):
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as error:
+            # The pool drops this connection and checks out another (or makes a new one).
+            raise exc.DisconnectionError(str(error)) from error
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:

@@ -1,0 +1,87 @@
+"""PostgreSQL pooled connections: pinged before use only when they may have gone stale.
+
+The ping is a round trip; pinging on every checkout cost each request one. A connection handed
+back a moment ago, with nothing failed since, is used at once; one that rested or outlived a
+failure is pinged, and a dead one is replaced before a request is spent on it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+import pytest
+from sqlalchemy import exc, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from shared import db as shared_db
+from tests.conftest import POSTGRES_URL
+
+
+@pytest.fixture
+async def engine(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[tuple[AsyncEngine, list[Any]]]:
+    engine = shared_db.create_engine(POSTGRES_URL, schema="public", pool_size=1)
+    pings: list[Any] = []
+    real = engine.dialect.do_ping
+
+    def counted(connection: Any) -> bool:
+        pings.append(connection)
+        return bool(real(connection))
+
+    monkeypatch.setattr(engine.dialect, "do_ping", counted)
+    try:
+        yield engine, pings
+    finally:
+        await engine.dispose()
+
+
+async def backend_pid(engine: AsyncEngine) -> int:
+    async with engine.connect() as connection:
+        return int((await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one())
+
+
+async def kill(pid: int) -> None:
+    admin = await asyncpg.connect(POSTGRES_URL, timeout=5)
+    try:
+        assert await admin.fetchval("SELECT pg_terminate_backend($1)", pid)
+    finally:
+        await admin.close()
+
+
+async def test_a_connection_handed_back_a_moment_ago_is_used_without_a_ping(
+    engine: tuple[AsyncEngine, list[Any]],
+) -> None:
+    engine_, pings = engine
+    first = await backend_pid(engine_)
+    assert len(pings) == 1  # a new connection has never been used: it is pinged
+    for _ in range(5):
+        assert await backend_pid(engine_) == first
+    assert len(pings) == 1
+
+
+async def test_a_connection_that_rested_is_pinged_and_a_dead_one_replaced(
+    engine: tuple[AsyncEngine, list[Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine_, pings = engine
+    first = await backend_pid(engine_)
+    await kill(first)
+    monkeypatch.setattr(shared_db, "PING_AFTER_IDLE_SECONDS", 0.0)  # any rest counts as long
+    second = await backend_pid(engine_)  # no error reaches the caller
+    assert second != first
+    assert len(pings) >= 2
+
+
+async def test_after_a_failure_the_next_checkout_is_pinged(
+    engine: tuple[AsyncEngine, list[Any]],
+) -> None:
+    engine_, pings = engine
+    first = await backend_pid(engine_)
+    await kill(first)
+    # Killed within the second it rested: the one request that finds out fails (a 503 to its
+    # client, by the services' error handler); the failure makes every later checkout ping.
+    with pytest.raises(exc.DBAPIError):
+        await backend_pid(engine_)
+    before = len(pings)
+    assert await backend_pid(engine_) != first
+    assert len(pings) > before
