@@ -6,6 +6,7 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from sqlalchemy import Table
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -16,6 +17,16 @@ from shared.timeutil import utcnow
 
 class ApiTable(SQLModel, registry=registry()):
     """Base of every api table; its metadata is the api's alone."""
+
+
+def columns(model: type[SQLModel]) -> Any:
+    """A table model's Core columns (`Model.__table__.c`), for reads that build no ORM object."""
+    table: Table = model.__table__  # type: ignore[attr-defined]
+    return table.c
+
+
+def table(model: type[SQLModel]) -> Table:
+    return model.__table__  # type: ignore[attr-defined]
 
 
 def id_field() -> Any:

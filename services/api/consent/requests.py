@@ -119,7 +119,7 @@ async def _signers(
     for student in students:
         signers: list[tuple[Signer, User, str | None]] = [(Signer.student, student, None)]
         guardian_missing = False
-        if needs_guardian(student, school, session.scheduled_start):
+        if needs_guardian(student.birth_date, school.guardian_consent_age, session.scheduled_start):
             rows = (
                 await db.exec(
                     select(User, Guardianship.relationship)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from fastapi import APIRouter
 
@@ -29,7 +30,7 @@ async def withdraw(
     db: DbSession,
     principal: PersonWriter,
     data: WithdrawRequest | None = None,
-) -> GatePublic:
+) -> dict[str, Any]:
     """Withdraw a member's consent (the student, a guardian, or the counselor on their word).
 
     At once: the member's join link stops working and the gate is recomputed (the answer).

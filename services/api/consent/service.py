@@ -6,11 +6,14 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import bindparam
+from sqlalchemy import select as core_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.api.auth.principal import Principal
 from services.api.consent.models import Consent, ConsentWithdrawal
+from services.api.db import columns, table
 from shared.gate import Signer
 from shared.timeutil import utcnow
 
@@ -44,42 +47,64 @@ async def evidence(
     return (await evidence_of_groups(db=db, wanted={group_id: student_ids}))[group_id]
 
 
+_c, _w = columns(Consent), columns(ConsentWithdrawal)
+# Core, not ORM: the gate reads these on every view of a session, and builds no objects.
+_EVIDENCE = (
+    core_select(
+        _c.id,
+        _c.group_id,
+        _c.student_id,
+        _c.signer,
+        _c.platform,
+        _c.text_version,
+        _c.decision,
+        _c.decided_at,
+        _c.fallback_platform,
+        (_w.id.is_not(None)).label("withdrawn"),
+    )
+    .select_from(table(Consent))
+    .outerjoin(table(ConsentWithdrawal), _w.consent_id == _c.id)
+    .where(
+        _c.group_id.in_(bindparam("groups", expanding=True)),
+        _c.student_id.in_(bindparam("students", expanding=True)),
+    )
+    .order_by(_c.decided_at.desc())
+)
+
+
 async def evidence_of_groups(
     *, db: AsyncSession, wanted: dict[uuid.UUID, list[uuid.UUID]]
 ) -> dict[uuid.UUID, dict[uuid.UUID, list[Evidence]]]:
     """`evidence` for several groups at once (a page of sessions), in one query."""
     students = {s for ids in wanted.values() for s in ids}
-    rows = await db.exec(
-        select(Consent, ConsentWithdrawal.id)
-        .join(ConsentWithdrawal, col(ConsentWithdrawal.consent_id) == Consent.id, isouter=True)
-        .where(col(Consent.group_id).in_(wanted), col(Consent.student_id).in_(students))
-        .order_by(col(Consent.decided_at).desc())
-    )
     found: dict[uuid.UUID, dict[uuid.UUID, list[Evidence]]] = {
         g: {s: [] for s in ids} for g, ids in wanted.items()
     }
-    for consent, withdrawal_id in rows.all():
-        per_student = found[consent.group_id].get(consent.student_id)
-        if per_student is not None:
-            per_student.append(_evidence(consent, withdrawn=withdrawal_id is not None))
+    if students:
+        connection = await db.connection()
+        rows = await connection.execute(
+            _EVIDENCE, {"groups": list(wanted), "students": list(students)}
+        )
+        for row in rows:
+            per_student = found[row.group_id].get(row.student_id)
+            if per_student is not None:
+                per_student.append(
+                    Evidence(
+                        consent_id=row.id,
+                        student_id=row.student_id,
+                        signer=Signer(row.signer),
+                        platform=row.platform,
+                        text_version=row.text_version,
+                        granted=row.decision == "granted",
+                        withdrawn=bool(row.withdrawn),
+                        decided_at=row.decided_at,
+                        fallback_platform=row.fallback_platform,
+                    )
+                )
     return {
         g: {s: _latest_per_signer(items) for s, items in per_student.items()}
         for g, per_student in found.items()
     }
-
-
-def _evidence(consent: Consent, *, withdrawn: bool) -> Evidence:
-    return Evidence(
-        consent_id=consent.id,
-        student_id=consent.student_id,
-        signer=Signer(consent.signer),
-        platform=consent.platform,
-        text_version=consent.text_version,
-        granted=consent.decision == "granted",
-        withdrawn=withdrawn,
-        decided_at=consent.decided_at,
-        fallback_platform=consent.fallback_platform,
-    )
 
 
 def _latest_per_signer(items: list[Evidence]) -> list[Evidence]:

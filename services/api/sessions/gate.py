@@ -10,16 +10,19 @@ first thing found.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any, Protocol
 
-from sqlmodel import col, select
+from sqlalchemy import Select, bindparam, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.api.consent import service as consent_service
 from services.api.consent.models import ConsentTextVersion
 from services.api.consent.service import Evidence
 from services.api.consent.texts import DEFAULT_VERSION
+from services.api.db import columns, table
 from services.api.schools.models import School
 from services.api.sessions.models import (
     Attestation,
@@ -27,6 +30,7 @@ from services.api.sessions.models import (
     SessionParticipant,
     SessionPlan,
 )
+from services.api.sessions.plan import FIELDS as PLAN_FIELDS
 from services.api.sessions.plan import missing_fields
 from services.api.users.models import Guardianship, User
 from shared.gate import member_missing
@@ -34,9 +38,55 @@ from shared.problems import Unmet
 from shared.timeutil import as_utc
 
 
+class SessionLike(Protocol):
+    """What the gate reads of a session: an ORM row, or a Core row of a read."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def school_id(self) -> uuid.UUID: ...
+    @property
+    def group_id(self) -> uuid.UUID: ...
+    @property
+    def platform(self) -> str | None: ...
+    @property
+    def scheduled_start(self) -> datetime: ...
+    @property
+    def consent_text_version(self) -> str | None: ...
+
+
+class PlanLike(Protocol):
+    """The plan's content (`plan.REQUIRED` and the rest of `PlanUpdate`'s fields)."""
+
+    @property
+    def topic_kind(self) -> str | None: ...
+    @property
+    def topic(self) -> str | None: ...
+    @property
+    def objectives(self) -> list[str]: ...
+    @property
+    def target(self) -> str | None: ...
+    @property
+    def materials(self) -> str | None: ...
+    @property
+    def evaluation_plan(self) -> str | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """A member of a session as the gate and its callers need them: no ORM object."""
+
+    id: uuid.UUID
+    name: str
+    email: str | None
+    locale: str
+    birth_date: date | None
+    has_guardian: bool
+
+
 @dataclass
 class MemberGate:
-    student: User
+    student: Member
     needs_guardian: bool
     consents: list[Evidence]
     missing: list[Unmet] = field(default_factory=list)
@@ -52,7 +102,7 @@ class SessionGate:
     unmet: list[Unmet]
     text_version: str
     # Read for the gate; the session's view shows it too.
-    plan: SessionPlan | None = None
+    plan: PlanLike | None = None
 
     @property
     def met(self) -> bool:
@@ -67,148 +117,120 @@ def age_on(birth_date: date, day: date) -> int:
     return day.year - birth_date.year - ((day.month, day.day) < (birth_date.month, birth_date.day))
 
 
-def needs_guardian(student: User, school: School, on: datetime) -> bool:
+def needs_guardian(birth_date: date | None, guardian_consent_age: int, on: datetime) -> bool:
     """Under the school's guardian-consent age on the session's day; unknown age counts as minor."""
-    if student.birth_date is None:
+    if birth_date is None:
         return True
-    return age_on(student.birth_date, as_utc(on).date()) < school.guardian_consent_age
+    return age_on(birth_date, as_utc(on).date()) < guardian_consent_age
 
 
-async def evaluate(*, db: AsyncSession, session: GuidanceSession) -> SessionGate:
+# Each session's context, read with Core (no ORM objects: a read builds none): the school's
+# rules and current consent-text version, the plan's content and whether it was attested.
+_s, _school, _plan = columns(GuidanceSession), columns(School), columns(SessionPlan)
+_text, _attest = columns(ConsentTextVersion), columns(Attestation)
+CONTEXT_COLUMNS = (
+    _school.guardian_consent_age,
+    _school.min_group_size,
+    select(_text.version)
+    .where(_text.school_id == _s.school_id)
+    .order_by(_text.created_at.desc())
+    .limit(1)
+    .scalar_subquery()
+    .label("current_text_version"),
+    _plan.session_id.label("plan_session_id"),
+    *(getattr(_plan, name) for name in PLAN_FIELDS),
+    _attest.session_id.label("attested_session_id"),
+)
+
+
+def with_context(*columns: Any) -> Select[Any]:
+    """SELECT `columns` and each session's context FROM the sessions (add the WHERE)."""
+    return (
+        select(*columns, *CONTEXT_COLUMNS)
+        .select_from(table(GuidanceSession))
+        .join(table(School), _school.id == _s.school_id)
+        .outerjoin(table(SessionPlan), _plan.session_id == _s.id)
+        .outerjoin(table(Attestation), _attest.session_id == _s.id)
+    )
+
+
+_CONTEXTS = with_context(_s.id).where(_s.id.in_(bindparam("ids", expanding=True)))
+
+_has_guardian = (
+    select(columns(Guardianship).id)
+    .where(columns(Guardianship).student_id == columns(User).id)
+    .exists()
+    .label("has_guardian")
+)
+_u, _p = columns(User), columns(SessionParticipant)
+_MEMBERS = (
+    select(_p.session_id, _u.id, _u.name, _u.email, _u.locale, _u.birth_date, _has_guardian)
+    .select_from(table(SessionParticipant))
+    .join(table(User), _u.id == _p.student_id)
+    .where(_p.session_id.in_(bindparam("ids", expanding=True)))
+    .order_by(_u.name, _u.id)
+)
+
+
+async def evaluate(*, db: AsyncSession, session: SessionLike) -> SessionGate:
     return (await evaluate_many(db=db, sessions=[session]))[session.id]
 
 
 async def evaluate_many(
-    *, db: AsyncSession, sessions: list[GuidanceSession], new: bool = False
+    *,
+    db: AsyncSession,
+    sessions: Sequence[SessionLike],
+    contexts: Mapping[uuid.UUID, Any] | None = None,
 ) -> dict[uuid.UUID, SessionGate]:
     """The gates of several sessions (a page of a list) in a fixed number of queries.
 
-    `new`: the sessions were created in this transaction, so they have no plan or attestation.
+    `contexts`: each session's row of `with_context`, when the caller read the sessions with
+    it (a read: one query fewer); otherwise they are read here.
     """
-    records = await _Records.load(db, sessions, new=new)
+    if not sessions:
+        return {}
+    ids = [s.id for s in sessions]
+    connection = await db.connection()
+    if contexts is None:
+        rows = (await connection.execute(_CONTEXTS, {"ids": ids})).all()
+        contexts = {row.id: row for row in rows}
+    members: dict[uuid.UUID, list[Member]] = {i: [] for i in ids}
+    for row in (await connection.execute(_MEMBERS, {"ids": ids})).all():
+        members[row.session_id].append(
+            Member(row.id, row.name, row.email, row.locale, row.birth_date, bool(row.has_guardian))
+        )
+    wanted: dict[uuid.UUID, set[uuid.UUID]] = {s.group_id: set() for s in sessions}
+    for s in sessions:
+        wanted[s.group_id].update(m.id for m in members[s.id])
+    evidence = await consent_service.evidence_of_groups(
+        db=db, wanted={g: list(v) for g, v in wanted.items()}
+    )
     gates = {}
     for session in sessions:
-        school = records.schools[session.school_id]
-        students = records.students[session.id]
-        evidence = records.evidence[session.group_id]
+        context = contexts[session.id]
         # The version consent was asked with; before anyone is asked, the school's current one.
-        version = session.consent_text_version or records.versions[school.id]
-        members = [
-            _member(
-                s, school, session, evidence.get(s.id, []), s.id in records.with_guardian, version
-            )
-            for s in students
+        version = session.consent_text_version or context.current_text_version or DEFAULT_VERSION
+        per_student = evidence[session.group_id]
+        gated = [
+            _member(m, context.guardian_consent_age, session, per_student.get(m.id, []), version)
+            for m in members[session.id]
         ]
-        plan = records.plans.get(session.id)
-        unmet = _session_unmet(session, school, members, plan, session.id in records.attested)
-        gates[session.id] = SessionGate(
-            members=members, unmet=unmet, text_version=version, plan=plan
+        plan = context if context.plan_session_id is not None else None
+        unmet = _session_unmet(
+            gated, plan, context.attested_session_id is not None, context.min_group_size
         )
+        gates[session.id] = SessionGate(members=gated, unmet=unmet, text_version=version, plan=plan)
     return gates
 
 
-@dataclass
-class _Records:
-    """Everything the gates of some sessions are computed from, read once for all of them."""
-
-    schools: dict[uuid.UUID, School]
-    students: dict[uuid.UUID, list[User]]
-    evidence: dict[uuid.UUID, dict[uuid.UUID, list[Evidence]]]
-    with_guardian: set[uuid.UUID]
-    versions: dict[uuid.UUID, str]
-    plans: dict[uuid.UUID, SessionPlan]
-    attested: set[uuid.UUID]
-
-    @classmethod
-    async def load(cls, db: AsyncSession, sessions: list[GuidanceSession], new: bool) -> _Records:
-        ids = [s.id for s in sessions]
-        schools, versions = await _schools_and_versions(db, {s.school_id for s in sessions})
-        students, with_guardian = await _students(db, sessions)
-        wanted: dict[uuid.UUID, set[uuid.UUID]] = {s.group_id: set() for s in sessions}
-        for s in sessions:
-            wanted[s.group_id].update(u.id for u in students[s.id])
-        plans, attested = ({}, set()) if new else await _plans_and_attestations(db, ids)
-        return cls(
-            schools=schools,
-            students=students,
-            evidence=await consent_service.evidence_of_groups(
-                db=db, wanted={g: list(v) for g, v in wanted.items()}
-            ),
-            with_guardian=with_guardian,
-            versions=versions,
-            plans=plans,
-            attested=attested,
-        )
-
-
-async def _schools_and_versions(
-    db: AsyncSession, school_ids: set[uuid.UUID]
-) -> tuple[dict[uuid.UUID, School], dict[uuid.UUID, str]]:
-    """The schools with their current consent-text version, in one query."""
-    newest = (
-        select(ConsentTextVersion.version)
-        .where(ConsentTextVersion.school_id == School.id)
-        .order_by(col(ConsentTextVersion.created_at).desc())
-        .limit(1)
-        .scalar_subquery()
-    )
-    rows = (await db.exec(select(School, newest).where(col(School.id).in_(school_ids)))).all()
-    assert len(rows) == len(school_ids)
-    return (
-        {school.id: school for school, _ in rows},
-        {school.id: version or DEFAULT_VERSION for school, version in rows},
-    )
-
-
-async def _students(
-    db: AsyncSession, sessions: list[GuidanceSession]
-) -> tuple[dict[uuid.UUID, list[User]], set[uuid.UUID]]:
-    """Each session's members by name, and which of them have a guardian on file."""
-    has_guardian = (
-        select(Guardianship.id).where(Guardianship.student_id == User.id).exists().label("g")
-    )
-    rows = await db.exec(
-        select(SessionParticipant.session_id, User, has_guardian)
-        .join(User, col(User.id) == SessionParticipant.student_id)
-        .where(col(SessionParticipant.session_id).in_([s.id for s in sessions]))
-        .order_by(User.name)
-    )
-    students: dict[uuid.UUID, list[User]] = {s.id: [] for s in sessions}
-    with_guardian = set()
-    for session_id, user, guarded in rows.all():
-        students[session_id].append(user)
-        if guarded:
-            with_guardian.add(user.id)
-    return students, with_guardian
-
-
-async def _plans_and_attestations(
-    db: AsyncSession, ids: list[uuid.UUID]
-) -> tuple[dict[uuid.UUID, SessionPlan], set[uuid.UUID]]:
-    rows = await db.exec(
-        select(GuidanceSession.id, SessionPlan, Attestation.session_id)
-        .join(SessionPlan, col(SessionPlan.session_id) == GuidanceSession.id, isouter=True)
-        .join(Attestation, col(Attestation.session_id) == GuidanceSession.id, isouter=True)
-        .where(col(GuidanceSession.id).in_(ids))
-    )
-    plans, attested = {}, set()
-    for session_id, plan, attested_id in rows.all():
-        if plan is not None:
-            plans[session_id] = plan
-        if attested_id is not None:
-            attested.add(session_id)
-    return plans, attested
-
-
 def _member(
-    student: User,
-    school: School,
-    session: GuidanceSession,
+    student: Member,
+    guardian_consent_age: int,
+    session: SessionLike,
     evidence: list[Evidence],
-    has_guardian: bool,
     text_version: str,
 ) -> MemberGate:
-    minor = needs_guardian(student, school, session.scheduled_start)
+    minor = needs_guardian(student.birth_date, guardian_consent_age, session.scheduled_start)
     member = MemberGate(student=student, needs_guardian=minor, consents=evidence)
     if session.platform is None:
         member.missing.append(Unmet("platform_not_chosen", "No platform has been chosen yet."))
@@ -219,7 +241,7 @@ def _member(
         text_version=text_version,
         needs_guardian=minor,
     )
-    if minor and not has_guardian:
+    if minor and not student.has_guardian:
         member.missing.append(
             Unmet(
                 "no_guardian_on_file",
@@ -231,11 +253,7 @@ def _member(
 
 
 def _session_unmet(
-    session: GuidanceSession,
-    school: School,
-    members: list[MemberGate],
-    plan: SessionPlan | None,
-    attested: bool,
+    members: list[MemberGate], plan: PlanLike | None, attested: bool, min_group_size: int
 ) -> list[Unmet]:
     unmet = [
         Unmet("plan_incomplete", f"The service plan (RPL) lacks: {', '.join(missing)}.")
@@ -251,12 +269,12 @@ def _session_unmet(
             )
         )
     cleared = sum(1 for m in members if m.cleared)
-    if cleared < school.min_group_size:
+    if cleared < min_group_size:
         unmet.append(
             Unmet(
                 "not_enough_members_cleared",
                 f"{cleared} of {len(members)} members are cleared; at least "
-                f"{school.min_group_size} are needed.",
+                f"{min_group_size} are needed.",
             )
         )
     return unmet

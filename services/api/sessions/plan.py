@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from enum import StrEnum
+from typing import Any
 
 from pydantic import Field, field_validator
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -57,12 +58,17 @@ class PlanUpdate(Payload):
         return cleaned
 
 
+# Every field of the plan's content, in order: what a read selects of `SessionPlan`.
+FIELDS = tuple(PlanUpdate.model_fields)
+
+
 class PlanPublic(PlanUpdate):
     complete: bool
     missing: list[str]
 
 
-def missing_fields(plan: SessionPlan | None) -> list[str]:
+def missing_fields(plan: object | None) -> list[str]:
+    """The required fields `plan` (a `SessionPlan`, or a read's row of its columns) lacks."""
     if plan is None:
         return list(REQUIRED)
     return [name for name in REQUIRED if not getattr(plan, name)]
@@ -91,7 +97,9 @@ async def save(
     return plan
 
 
-def public(plan: SessionPlan | None) -> PlanPublic:
+def public(plan: object | None) -> dict[str, Any]:
+    """The plan as `PlanPublic` shows it; what was saved was cleaned by `PlanUpdate`."""
     missing = missing_fields(plan)
-    values = PlanUpdate.model_validate(plan, from_attributes=True) if plan else PlanUpdate()
-    return PlanPublic(**values.model_dump(), complete=not missing, missing=missing)
+    values = {name: getattr(plan, name) if plan else None for name in FIELDS}
+    values["objectives"] = values["objectives"] or []
+    return {**values, "complete": not missing, "missing": missing}

@@ -315,7 +315,11 @@ async def _notify_links(
     gate: SessionGate,
 ) -> None:
     """Each member their own link and reminders; the first time, the counselor theirs."""
-    students = {m.student.id: m.student for m in gate.members}
+    # Their whole records: the notification carries each person's channels and preferences.
+    member_ids = [link.person_id for link in links]
+    students = {
+        u.id: u for u in (await db.exec(select(User).where(col(User.id).in_(member_ids)))).all()
+    }
     counselor = await db.get(User, session.counselor_id)
     assert counselor is not None
     participants = await _participants(db, session)

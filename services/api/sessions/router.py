@@ -23,6 +23,7 @@ from services.api.sessions.schemas import (
     TransitionRequest,
 )
 from shared.problems import problem_responses
+from shared.responses import json_response
 
 router = APIRouter(
     prefix="/v1/sessions",
@@ -37,35 +38,32 @@ _REFUSAL: dict[int | str, dict[str, Any]] = {
 @router.post("", status_code=201, response_model=SessionPublic)
 async def create_session(
     data: SessionCreate, db: DbSession, principal: StaffWriter
-) -> SessionPublic:
+) -> dict[str, Any]:
     """Plan a session for a group; it starts in `pre_preparation`."""
     session = await service.create(db=db, principal=principal, data=data)
-    return await views.new_session_public(db=db, principal=principal, session=session)
+    return await views.session_public(db=db, principal=principal, session=session)
 
 
 @router.get("", response_model=SessionPage)
 async def list_sessions(
     filters: Annotated[SessionFilters, Query()], db: DbSession, principal: PersonReader
-) -> SessionPage:
+) -> Response:
     """Sessions the caller may see, by start time; pass `next_cursor` back for the next page."""
     rows, next_cursor = await listing.page(db=db, principal=principal, filters=filters)
-    items = await views.sessions_public(db=db, principal=principal, sessions=rows)
-    return SessionPage(items=items, next_cursor=next_cursor)
+    items = await views.rows_public(db=db, principal=principal, rows=rows)
+    return json_response({"items": items, "next_cursor": next_cursor})
 
 
 @router.get("/{session_id}", response_model=SessionPublic)
-async def get_session(
-    session_id: uuid.UUID, db: DbSession, principal: PersonReader
-) -> SessionPublic:
+async def get_session(session_id: uuid.UUID, db: DbSession, principal: PersonReader) -> Response:
     """The session with its plan, its gate (who is cleared, what is missing) and meeting."""
-    session = await service.get(db=db, principal=principal, session_id=session_id)
-    return await views.session_public(db=db, principal=principal, session=session)
+    return json_response(await views.read(db=db, principal=principal, session_id=session_id))
 
 
 @router.patch("/{session_id}", response_model=SessionPublic)
 async def reschedule_session(
     session_id: uuid.UUID, data: SessionUpdate, db: DbSession, principal: StaffWriter
-) -> SessionPublic:
+) -> dict[str, Any]:
     """Reschedule or rename: the provider's meeting is updated and everyone is told."""
     session = await service.reschedule(db=db, principal=principal, session_id=session_id, data=data)
     return await views.session_public(db=db, principal=principal, session=session)
@@ -78,7 +76,7 @@ async def choose_platform(
     db: DbSession,
     principal: StaffWriter,
     asker: Asker,
-) -> SessionPublic:
+) -> dict[str, Any]:
     """Choose the medium (and a fallback). Changing it asks everyone's consent again."""
     session = await service.choose_platform(
         db=db, principal=principal, session_id=session_id, choice=choice, asker=asker
@@ -89,7 +87,7 @@ async def choose_platform(
 @router.put("/{session_id}/plan", response_model=SessionPublic)
 async def save_plan(
     session_id: uuid.UUID, data: PlanUpdate, db: DbSession, principal: StaffWriter
-) -> SessionPublic:
+) -> dict[str, Any]:
     """Save the service plan (RPL); a draft is kept, and `plan.missing` says what is left."""
     session = await preparation.save_plan(
         db=db, principal=principal, session_id=session_id, data=data
@@ -114,7 +112,7 @@ async def attest(
 @router.post("/{session_id}/transitions", response_model=SessionPublic, responses=_REFUSAL)
 async def move(
     session_id: uuid.UUID, data: TransitionRequest, db: DbSession, principal: StaffWriter
-) -> SessionPublic:
+) -> dict[str, Any]:
     """Move to another stage (or phase); refused with every unmet requirement listed."""
     session = await service.transition(
         db=db, principal=principal, session_id=session_id, to=data.to, reason=data.reason
@@ -125,7 +123,7 @@ async def move(
 @router.post("/{session_id}/cancel", response_model=SessionPublic, responses=_REFUSAL)
 async def cancel(
     session_id: uuid.UUID, data: CancelRequest, db: DbSession, principal: StaffWriter
-) -> SessionPublic:
+) -> dict[str, Any]:
     """Cancel: the provider's meeting is deleted and everyone involved is told."""
     session = await service.cancel(
         db=db, principal=principal, session_id=session_id, reason=data.reason
@@ -138,7 +136,7 @@ async def cancel(
 )
 async def provision_meeting(
     session_id: uuid.UUID, db: DbSession, principal: StaffWriter
-) -> SessionPublic:
+) -> dict[str, Any]:
     """Ask for the meeting now (normally automatic when the gate is met).
 
     The meeting is made in the background; `meeting` in the answer is filled once the

@@ -1,86 +1,138 @@
-"""What each caller sees of a session."""
+"""What each caller sees of a session.
+
+The views of reads and lists are built from Core rows, not ORM objects: a read of one session
+is three queries (the session with its context, its members, their consent) and builds no
+ORM object. Each view is a plain dict the route's `response_model` validates once.
+"""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import bindparam
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.api import access
 from services.api.auth.principal import Principal, Role
+from services.api.db import columns
 from services.api.sessions import plan
-from services.api.sessions.gate import SessionGate, evaluate_many
+from services.api.sessions.gate import SessionGate, evaluate_many, with_context
 from services.api.sessions.models import GuidanceSession
-from services.api.sessions.schemas import (
-    GatePublic,
-    MeetingSummary,
-    MemberGatePublic,
-    SessionPublic,
-    UnmetPublic,
-)
-from shared.stages import Provider
+from shared.problems import NotFound
 from shared.timeutil import as_utc
 
+# The columns of a session its view shows, besides its gate and plan.
+_s = columns(GuidanceSession)
+SESSION_COLUMNS = (
+    _s.id,
+    _s.school_id,
+    _s.group_id,
+    _s.counselor_id,
+    _s.title,
+    _s.stage,
+    _s.phase,
+    _s.platform,
+    _s.fallback_platform,
+    _s.scheduled_start,
+    _s.duration_minutes,
+    _s.timezone,
+    _s.consent_text_version,
+    _s.meeting_id,
+    _s.meeting_provider,
+    _s.meeting_provisioned_at,
+    _s.created_at,
+)
+_READ = with_context(*SESSION_COLUMNS).where(
+    _s.id == bindparam("id"), _s.school_id == bindparam("tenant")
+)
 
-def gate_public(gate: SessionGate, principal: Principal) -> GatePublic:
-    members = [
-        MemberGatePublic(
-            student_id=m.student.id,
-            cleared=m.cleared,
-            needs_guardian=m.needs_guardian,
-            missing=[UnmetPublic(code=u.code, message=u.message) for u in m.missing],
-        )
-        for m in gate.members
-        # Classmates' consent is not a student's business.
-        if principal.role != Role.student or m.student.id == principal.user_id
-    ]
-    return GatePublic(
-        met=gate.met,
-        unmet=[UnmetPublic(code=u.code, message=u.message) for u in gate.unmet],
-        members=members,
+
+def gate_public(gate: SessionGate, principal: Principal) -> dict[str, Any]:
+    def unmet(items: Sequence[Any]) -> list[dict[str, str]]:
+        return [{"code": u.code, "message": u.message} for u in items]
+
+    return {
+        "met": gate.met,
+        "unmet": unmet(gate.unmet),
+        "members": [
+            {
+                "student_id": m.student.id,
+                "cleared": m.cleared,
+                "needs_guardian": m.needs_guardian,
+                "missing": unmet(m.missing),
+            }
+            for m in gate.members
+            # Classmates' consent is not a student's business.
+            if principal.role != Role.student or m.student.id == principal.user_id
+        ],
+    }
+
+
+async def read(*, db: AsyncSession, principal: Principal, session_id: uuid.UUID) -> dict[str, Any]:
+    """The view of one session if the caller may see it; `NotFound` otherwise, whatever why."""
+    connection = await db.connection()
+    row = (await connection.execute(_READ, {"id": session_id, "tenant": principal.tenant})).first()
+    if row is None:
+        raise NotFound("no such session")
+    gate = (await evaluate_many(db=db, sessions=[row], contexts={row.id: row}))[row.id]
+    access.ensure_may_see_session(
+        principal,
+        counselor_id=row.counselor_id,
+        participant_ids={m.student.id for m in gate.members},
     )
+    return _public(row._mapping, gate, principal)
 
 
 async def session_public(
     *, db: AsyncSession, principal: Principal, session: GuidanceSession
-) -> SessionPublic:
-    return (await sessions_public(db=db, principal=principal, sessions=[session]))[0]
+) -> dict[str, Any]:
+    """The view of a session a change has just loaded (and may have changed)."""
+    gates = await evaluate_many(db=db, sessions=[session])
+    return _public(session.model_dump(), gates[session.id], principal)
 
 
-async def new_session_public(
-    *, db: AsyncSession, principal: Principal, session: GuidanceSession
-) -> SessionPublic:
-    """The view of a session just created: nothing is read that it cannot have yet."""
-    gates = await evaluate_many(db=db, sessions=[session], new=True)
-    return _public(session, gates[session.id], principal)
+async def rows_public(
+    *, db: AsyncSession, principal: Principal, rows: Sequence[Any]
+) -> list[dict[str, Any]]:
+    """The views of a page of `with_context(*SESSION_COLUMNS)` rows; gates read together."""
+    gates = await evaluate_many(db=db, sessions=rows, contexts={r.id: r for r in rows})
+    return [_public(r._mapping, gates[r.id], principal) for r in rows]
 
 
-async def sessions_public(
-    *, db: AsyncSession, principal: Principal, sessions: list[GuidanceSession]
-) -> list[SessionPublic]:
-    """The views of several sessions; their gates are read together, not one by one."""
-    gates = await evaluate_many(db=db, sessions=sessions)
-    return [_public(session, gates[session.id], principal) for session in sessions]
-
-
-def _public(session: GuidanceSession, gate: SessionGate, principal: Principal) -> SessionPublic:
+def _public(session: Mapping[str, Any], gate: SessionGate, principal: Principal) -> dict[str, Any]:
     meeting = None
-    if session.meeting_id and session.meeting_provisioned_at and session.meeting_provider:
-        meeting = MeetingSummary(
-            id=session.meeting_id,
-            provider=Provider(session.meeting_provider),
-            provisioned_at=as_utc(session.meeting_provisioned_at),
-        )
-    return SessionPublic.model_validate(
-        {
-            **session.model_dump(),
-            "scheduled_start": as_utc(session.scheduled_start).astimezone(
-                ZoneInfo(session.timezone)
-            ),
-            "created_at": as_utc(session.created_at),
-            # Every participant is a member of the gate (each is a student of the school).
-            "participant_ids": [m.student.id for m in gate.members],
-            "plan": plan.public(gate.plan),
-            "gate": gate_public(gate, principal),
-            "meeting": meeting,
+    if session["meeting_id"] and session["meeting_provisioned_at"] and session["meeting_provider"]:
+        meeting = {
+            "id": session["meeting_id"],
+            "provider": session["meeting_provider"],
+            "provisioned_at": as_utc(session["meeting_provisioned_at"]),
         }
-    )
+    return {
+        **{name: session[name] for name in _SHOWN},
+        "scheduled_start": as_utc(session["scheduled_start"]).astimezone(
+            ZoneInfo(session["timezone"])
+        ),
+        "created_at": as_utc(session["created_at"]),
+        # Every participant is a member of the gate (each is a student of the school).
+        "participant_ids": [m.student.id for m in gate.members],
+        "plan": plan.public(gate.plan),
+        "gate": gate_public(gate, principal),
+        "meeting": meeting,
+    }
+
+
+_SHOWN = (
+    "id",
+    "group_id",
+    "counselor_id",
+    "title",
+    "stage",
+    "phase",
+    "platform",
+    "fallback_platform",
+    "duration_minutes",
+    "timezone",
+)
