@@ -19,7 +19,7 @@ from alembic.config import Config
 from fastapi import Request
 from sqlalchemy import event, exc, text
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 log = logging.getLogger("lingkar.db")
@@ -151,6 +151,24 @@ def session_dependency(
                 callback()
 
     return get_session
+
+
+def read_dependency(engine_of: Callable[[Any], AsyncEngine]) -> Any:
+    """A yield dependency for a route that only reads: a bare connection, in autocommit.
+
+    No ORM session (its set-up is a measurable part of a short read) and no BEGIN / COMMIT
+    round trips. Each statement sees what was committed when it began: on PostgreSQL that is
+    exactly what its default READ COMMITTED transaction gives each statement anyway. A route
+    that writes, or must read under a lock, takes the session of `session_dependency`.
+    """
+
+    async def get_connection(request: Request) -> AsyncIterator[AsyncConnection]:
+        engine = engine_of(request)
+        async with engine.connect() as connection:
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
+            yield connection
+
+    return get_connection
 
 
 async def _run_after_rollback(write: Callable[[], Any]) -> None:

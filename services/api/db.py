@@ -7,11 +7,12 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy import Table
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from shared.db import session_dependency
+from shared.db import read_dependency, session_dependency
 from shared.timeutil import utcnow
 
 
@@ -49,3 +50,5 @@ def _prepare(request: Request, session: AsyncSession) -> None:
 
 get_db = session_dependency(_engine, _prepare)
 DbSession = Annotated[AsyncSession, Depends(get_db, scope="function")]
+# For the hot routes that only read: a connection in autocommit, no ORM session.
+ReadDb = Annotated[AsyncConnection, Depends(read_dependency(_engine), scope="function")]

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from sqlalchemy import bindparam
 from sqlalchemy import select as core_select
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -44,7 +45,7 @@ async def evidence(
     *, db: AsyncSession, group_id: uuid.UUID, student_ids: list[uuid.UUID]
 ) -> dict[uuid.UUID, list[Evidence]]:
     """Every consent of these students for this group, newest first, with withdrawal marked."""
-    return (await evidence_of_groups(db=db, wanted={group_id: student_ids}))[group_id]
+    return (await evidence_of_groups(await db.connection(), {group_id: student_ids}))[group_id]
 
 
 _c, _w = columns(Consent), columns(ConsentWithdrawal)
@@ -73,7 +74,7 @@ _EVIDENCE = (
 
 
 async def evidence_of_groups(
-    *, db: AsyncSession, wanted: dict[uuid.UUID, list[uuid.UUID]]
+    connection: AsyncConnection, wanted: dict[uuid.UUID, list[uuid.UUID]]
 ) -> dict[uuid.UUID, dict[uuid.UUID, list[Evidence]]]:
     """`evidence` for several groups at once (a page of sessions), in one query."""
     students = {s for ids in wanted.values() for s in ids}
@@ -81,7 +82,6 @@ async def evidence_of_groups(
         g: {s: [] for s in ids} for g, ids in wanted.items()
     }
     if students:
-        connection = await db.connection()
         rows = await connection.execute(
             _EVIDENCE, {"groups": list(wanted), "students": list(students)}
         )

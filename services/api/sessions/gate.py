@@ -16,6 +16,7 @@ from datetime import date, datetime
 from typing import Any, Protocol
 
 from sqlalchemy import Select, bindparam, select
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.api.consent import service as consent_service
@@ -177,8 +178,14 @@ async def evaluate(*, db: AsyncSession, session: SessionLike) -> SessionGate:
 
 
 async def evaluate_many(
-    *,
-    db: AsyncSession,
+    *, db: AsyncSession, sessions: Sequence[SessionLike]
+) -> dict[uuid.UUID, SessionGate]:
+    """The gates of sessions a change has loaded, read in its transaction."""
+    return await gates_of(await db.connection(), sessions)
+
+
+async def gates_of(
+    connection: AsyncConnection,
     sessions: Sequence[SessionLike],
     contexts: Mapping[uuid.UUID, Any] | None = None,
 ) -> dict[uuid.UUID, SessionGate]:
@@ -190,7 +197,6 @@ async def evaluate_many(
     if not sessions:
         return {}
     ids = [s.id for s in sessions]
-    connection = await db.connection()
     if contexts is None:
         rows = (await connection.execute(_CONTEXTS, {"ids": ids})).all()
         contexts = {row.id: row for row in rows}
@@ -203,7 +209,7 @@ async def evaluate_many(
     for s in sessions:
         wanted[s.group_id].update(m.id for m in members[s.id])
     evidence = await consent_service.evidence_of_groups(
-        db=db, wanted={g: list(v) for g, v in wanted.items()}
+        connection, {g: list(v) for g, v in wanted.items()}
     )
     gates = {}
     for session in sessions:

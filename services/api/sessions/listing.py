@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, or_
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.api.auth.principal import Principal, Role
 from services.api.db import columns, table
@@ -34,7 +34,7 @@ _s, _p = columns(GuidanceSession), columns(SessionParticipant)
 
 
 async def page(
-    *, db: AsyncSession, principal: Principal, filters: SessionFilters
+    *, db: AsyncConnection, principal: Principal, filters: SessionFilters
 ) -> tuple[list[Any], str | None]:
     """A page of rows of `views.SESSION_COLUMNS` with their context, and the next cursor."""
     query = with_context(*SESSION_COLUMNS).where(_s.school_id == principal.tenant)
@@ -63,8 +63,7 @@ async def page(
             )
         )
     query = query.order_by(_s.scheduled_start, _s.id).limit(filters.limit + 1)
-    connection = await db.connection()
-    rows = list((await connection.execute(query)).all())
+    rows = list((await db.execute(query)).all())
     more = len(rows) > filters.limit
     rows = rows[: filters.limit]
     return rows, encode_cursor(rows[-1]) if more and rows else None

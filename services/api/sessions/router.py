@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query, Response
 
 from services.api.auth.deps import PersonReader, StaffReader, StaffWriter
 from services.api.consent.requests import Asker
-from services.api.db import DbSession
+from services.api.db import DbSession, ReadDb
 from services.api.sessions import listing, preparation, service, views
 from services.api.sessions.plan import PlanUpdate
 from services.api.sessions.schemas import (
@@ -36,17 +36,16 @@ _REFUSAL: dict[int | str, dict[str, Any]] = {
 
 
 @router.post("", status_code=201, response_model=SessionPublic)
-async def create_session(
-    data: SessionCreate, db: DbSession, principal: StaffWriter
-) -> dict[str, Any]:
+async def create_session(data: SessionCreate, db: DbSession, principal: StaffWriter) -> Response:
     """Plan a session for a group; it starts in `pre_preparation`."""
-    session = await service.create(db=db, principal=principal, data=data)
-    return await views.session_public(db=db, principal=principal, session=session)
+    session_id = await service.create(db=db, principal=principal, data=data)
+    view = await views.read(db=await db.connection(), principal=principal, session_id=session_id)
+    return json_response(view, status_code=201)
 
 
 @router.get("", response_model=SessionPage)
 async def list_sessions(
-    filters: Annotated[SessionFilters, Query()], db: DbSession, principal: PersonReader
+    filters: Annotated[SessionFilters, Query()], db: ReadDb, principal: PersonReader
 ) -> Response:
     """Sessions the caller may see, by start time; pass `next_cursor` back for the next page."""
     rows, next_cursor = await listing.page(db=db, principal=principal, filters=filters)
@@ -55,7 +54,7 @@ async def list_sessions(
 
 
 @router.get("/{session_id}", response_model=SessionPublic)
-async def get_session(session_id: uuid.UUID, db: DbSession, principal: PersonReader) -> Response:
+async def get_session(session_id: uuid.UUID, db: ReadDb, principal: PersonReader) -> Response:
     """The session with its plan, its gate (who is cleared, what is missing) and meeting."""
     return json_response(await views.read(db=db, principal=principal, session_id=session_id))
 

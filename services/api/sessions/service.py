@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import Uuid, insert, literal
+from sqlalchemy import Uuid, bindparam, insert
+from sqlalchemy import select as core_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -12,10 +13,11 @@ from services.api import access
 from services.api.auth.principal import Principal, Role
 from services.api.consent import requests as consent_requests
 from services.api.consent.requests import ConsentAsker
-from services.api.groups import service as group_service
-from services.api.groups.models import GroupMember
+from services.api.db import columns, table
+from services.api.groups.models import Group, GroupMember
 from services.api.record.service import count_evaluations
 from services.api.schools import service as school_service
+from services.api.schools.models import School
 from services.api.sessions import changes, locks, provisioning, reminders
 from services.api.sessions.gate import evaluate
 from services.api.sessions.models import GuidanceSession, SessionEvent, SessionParticipant
@@ -31,35 +33,52 @@ from shared.problems import Conflict, NotFound, RequirementsUnmet, Unmet
 from shared.stages import Phase, Provider, SessionFacts, Stage, phase_refusals, refusals
 from shared.timeutil import as_utc, utcnow
 
+_g, _school = columns(Group), columns(School)
+_GROUP = (
+    core_select(_g.id, _g.counselor_id, _school.timezone)
+    .select_from(table(Group))
+    .join(table(School), _school.id == _g.school_id)
+    .where(_g.id == bindparam("group_id"), _g.school_id == bindparam("tenant"))
+)
+_m = columns(GroupMember)
+_MEMBERS = insert(table(SessionParticipant)).from_select(
+    ["session_id", "student_id", "school_id"],
+    core_select(
+        bindparam("session_id", type_=Uuid()), _m.student_id, bindparam("school_id", type_=Uuid())
+    ).where(_m.group_id == bindparam("group_id")),
+)
 
-async def create(*, db: AsyncSession, principal: Principal, data: SessionCreate) -> GuidanceSession:
-    group = await group_service.get(db=db, principal=principal, group_id=data.group_id)
+
+async def create(*, db: AsyncSession, principal: Principal, data: SessionCreate) -> uuid.UUID:
+    """Plan a session for a group; its members are copied as they are now. Its id."""
+    connection = await db.connection()
+    group = (
+        await connection.execute(_GROUP, {"group_id": data.group_id, "tenant": principal.tenant})
+    ).first()
+    if group is None:
+        raise NotFound("no such group")
+    access.ensure_may_see_group(principal, group.counselor_id)
     access.ensure_may_run_session(principal, counselor_id=group.counselor_id)
-    school = await school_service.get(db=db, school_id=principal.tenant)
-    session = GuidanceSession(
-        school_id=school.id,
-        group_id=group.id,
-        counselor_id=group.counselor_id,
-        title=data.title,
-        scheduled_start=as_utc(data.scheduled_start),
-        duration_minutes=data.duration_minutes,
-        timezone=data.timezone or school.timezone,
-    )
-    db.add(session)
-    await db.flush()
-    # The members' snapshot is copied inside the database: no round trip to read them first.
-    uuid_type = Uuid()
-    await db.exec(
-        insert(SessionParticipant).from_select(
-            ["session_id", "student_id", "school_id"],
-            select(
-                literal(session.id, uuid_type),
-                GroupMember.student_id,
-                literal(school.id, uuid_type),
-            ).where(GroupMember.group_id == group.id),
+    session_id = uuid.uuid4()
+    # Core, not the ORM: nothing here needs an object, and the other columns take their
+    # defaults from the model.
+    await connection.execute(
+        insert(table(GuidanceSession)).values(
+            id=session_id,
+            school_id=principal.tenant,
+            group_id=group.id,
+            counselor_id=group.counselor_id,
+            title=data.title,
+            scheduled_start=as_utc(data.scheduled_start),
+            duration_minutes=data.duration_minutes,
+            timezone=data.timezone or group.timezone,
         )
     )
-    return session
+    # The members' snapshot is copied inside the database: no round trip to read them first.
+    await connection.execute(
+        _MEMBERS, {"session_id": session_id, "school_id": principal.tenant, "group_id": group.id}
+    )
+    return session_id
 
 
 async def get(

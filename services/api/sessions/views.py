@@ -13,13 +13,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.api import access
 from services.api.auth.principal import Principal, Role
 from services.api.db import columns
 from services.api.sessions import plan
-from services.api.sessions.gate import SessionGate, evaluate_many, with_context
+from services.api.sessions.gate import SessionGate, evaluate_many, gates_of, with_context
 from services.api.sessions.models import GuidanceSession
 from shared.problems import NotFound
 from shared.timeutil import as_utc
@@ -71,13 +72,14 @@ def gate_public(gate: SessionGate, principal: Principal) -> dict[str, Any]:
     }
 
 
-async def read(*, db: AsyncSession, principal: Principal, session_id: uuid.UUID) -> dict[str, Any]:
+async def read(
+    *, db: AsyncConnection, principal: Principal, session_id: uuid.UUID
+) -> dict[str, Any]:
     """The view of one session if the caller may see it; `NotFound` otherwise, whatever why."""
-    connection = await db.connection()
-    row = (await connection.execute(_READ, {"id": session_id, "tenant": principal.tenant})).first()
+    row = (await db.execute(_READ, {"id": session_id, "tenant": principal.tenant})).first()
     if row is None:
         raise NotFound("no such session")
-    gate = (await evaluate_many(db=db, sessions=[row], contexts={row.id: row}))[row.id]
+    gate = (await gates_of(db, [row], {row.id: row}))[row.id]
     access.ensure_may_see_session(
         principal,
         counselor_id=row.counselor_id,
@@ -95,10 +97,10 @@ async def session_public(
 
 
 async def rows_public(
-    *, db: AsyncSession, principal: Principal, rows: Sequence[Any]
+    *, db: AsyncConnection, principal: Principal, rows: Sequence[Any]
 ) -> list[dict[str, Any]]:
     """The views of a page of `with_context(*SESSION_COLUMNS)` rows; gates read together."""
-    gates = await evaluate_many(db=db, sessions=rows, contexts={r.id: r for r in rows})
+    gates = await gates_of(db, rows, {r.id: r for r in rows})
     return [_public(r._mapping, gates[r.id], principal) for r in rows]
 
 
