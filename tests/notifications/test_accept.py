@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Callable
 
@@ -76,6 +77,20 @@ async def test_the_same_key_again_gives_the_same_id_and_no_second_delivery(
     assert again.json()["id"] == first.json()["id"]
     assert again.json()["deliveries"] == first.json()["deliveries"] == 2
     assert len(await deliveries_of(apps["notifications"], first.json()["id"])) == 2
+
+
+async def test_the_same_request_several_times_at_once_makes_one_notification(
+    accept: Accept, apps: dict[str, FastAPI]
+) -> None:
+    """A retry racing its original (a relay's time-out, then its retry) used to fail on the
+    unique key with a 500; each now waits for the first and answers what it made."""
+    request = notification_body([recipient(), recipient()])
+
+    answers = await asyncio.gather(*(accept(request) for _ in range(6)))
+
+    assert [a.status_code for a in answers] == [202] * 6, [a.text for a in answers]
+    assert len({a.json()["id"] for a in answers}) == 1
+    assert len(await deliveries_of(apps["notifications"], answers[0].json()["id"])) == 2
 
 
 OTHER_EVENT = next(e.value for e in Event if e != Event.meeting_provisioned_host)

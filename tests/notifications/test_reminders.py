@@ -3,6 +3,7 @@ reads the time from a clock the test moves, so nothing here sleeps."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -163,6 +164,20 @@ async def test_called_off_reminders_are_not_sent_and_a_repeat_calls_off_nothing_
     assert await make_worker(smtp_server.port, clock=clock).run_once() == 1
     [message] = smtp_server.messages
     assert people[0]["email"] in message["To"]
+
+
+async def test_the_same_call_off_several_times_at_once_answers_one_result(
+    accept: Accept, cancel: Cancel, session: Session
+) -> None:
+    """A retry racing its original used to fail on the cancellation's unique key (a 500)."""
+    people = [recipient(), recipient()]
+    await scheduled(accept, session.reminder(people, "24h"))
+    body = session.call_off(events=["session_reminder"])
+
+    answers = await asyncio.gather(*(cancel(body) for _ in range(5)))
+
+    assert [a.status_code for a in answers] == [200] * 5, [a.text for a in answers]
+    assert [a.json() for a in answers] == [{"notifications": 1, "deliveries": 2}] * 5
 
 
 async def test_calling_off_below_a_sequence_spares_the_new_times_reminders(

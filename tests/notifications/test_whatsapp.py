@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -421,3 +422,23 @@ async def test_a_status_for_a_message_lingkar_did_not_send_is_ignored(
 
     assert answer.status_code == 200
     assert answer.json() == {"recorded": 0, "duplicates": 0, "ignored": 1}
+
+
+async def test_two_first_saves_of_a_template_at_once_both_succeed_and_keep_one_row(
+    notifications: httpx.AsyncClient, service_token: Callable[[str], str]
+) -> None:
+    """Both used to insert, and the second failed on the unique key with a 500."""
+    school_id, token = str(uuid.uuid4()), service_token("notifications")
+    names = [f"undangan_{i}" for i in range(4)]
+
+    saved = await asyncio.gather(
+        *(set_template(notifications, token, school_id, "consent_requested", name=n) for n in names)
+    )
+
+    assert [s.status_code for s in saved] == [200] * 4, [s.text for s in saved]
+    listed = await notifications.get(
+        f"/internal/v1/schools/{school_id}/whatsapp-templates",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    [ours] = [t for t in listed.json() if t["event"] == "consent_requested"]
+    assert ours["name"] in names  # one row: the last save to commit

@@ -13,6 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.notifications.notifications.models import Cancellation, Delivery, Notification
 from shared.contracts.notifications import CancellationDone, ScheduledCancellation
+from shared.db import serialize
 from shared.problems import Conflict
 from shared.timeutil import utcnow
 
@@ -24,6 +25,8 @@ def sequence_of(notification: Notification) -> int:
 
 async def cancel_scheduled(*, db: AsyncSession, request: ScheduledCancellation) -> CancellationDone:
     """Call off the matching scheduled notifications once; a repeat answers the first result."""
+    # The same call-off twice at once: the second waits for the first and answers its result.
+    await serialize(db, f"cancellation:{request.idempotency_key}")
     done = (
         await db.exec(
             select(Cancellation).where(Cancellation.idempotency_key == request.idempotency_key)

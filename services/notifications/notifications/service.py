@@ -19,6 +19,7 @@ from shared.contracts.notifications import (
     Recipient,
     is_essential,
 )
+from shared.db import serialize
 from shared.problems import Conflict
 from shared.timeutil import utcnow
 
@@ -81,6 +82,9 @@ def delivery_for(
 
 
 async def accept(*, db: AsyncSession, request: NotificationRequest) -> NotificationAccepted:
+    # The same request twice at once (a retry racing its original): the second waits for the
+    # first to commit and then answers what it made, instead of failing on the unique key.
+    await serialize(db, f"notification:{request.idempotency_key}")
     existing = (
         await db.exec(
             select(Notification).where(Notification.idempotency_key == request.idempotency_key)

@@ -17,6 +17,7 @@ from services.notifications.whatsapp.models import WhatsAppTemplateSetting
 from shared.contracts.notifications import Event
 from shared.contracts.whatsapp import TemplateValue as V
 from shared.contracts.whatsapp import WhatsAppTemplate, WhatsAppTemplateIn
+from shared.db import serialize
 from shared.timeutil import utcnow
 
 DEFAULT_PARAMETERS: dict[str, list[V]] = {
@@ -91,6 +92,8 @@ async def save(
     *, db: AsyncSession, school_id: uuid.UUID, event: Event, data: WhatsAppTemplateIn
 ) -> WhatsAppTemplate:
     """Set (or replace) the school's template for one event."""
+    # Two first saves at once would both insert: the second waits for the first, then updates.
+    await serialize(db, f"whatsapp-template:{school_id}:{event.value}")
     row = await _setting(db, school_id, event.value) or WhatsAppTemplateSetting(
         school_id=school_id, event=event.value, name=data.name, body_parameters=[]
     )
