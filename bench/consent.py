@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -123,6 +123,19 @@ async def _outbox_due(conn: asyncpg.Connection) -> int:
     )
 
 
+async def _until(
+    count: Callable[[], Awaitable[int | set[Any]]], target: int, what: str, seconds: float = 300
+) -> None:
+    """Wait until `count` reaches `target` (a set: its size); the setup failed if it never does."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        got = await count()
+        if (len(got) if isinstance(got, set) else got) == target:
+            return
+        await asyncio.sleep(0.1)
+    raise SystemExit(f"consent setup: waited {seconds:.0f}s for {what}")
+
+
 async def _run(
     stack: Stack, token: str, counselor_id: str, body: dict[str, Any], n: int
 ) -> dict[str, Any]:
@@ -132,15 +145,10 @@ async def _run(
         pending = [await _one_session(api, counselor_id, body) for _ in range(n)]
     conn = await asyncpg.connect(stack.database_url, timeout=10)
     try:
-        for _ in range(1200):  # up to 2 minutes for the meetings and the first two links
-            if len(await _links(conn, pending)) >= 2 * n:
-                break
-            await asyncio.sleep(0.1)
-        for _ in range(1200):  # and for the setup's calls (notifications) to have left
-            if not await _outbox_due(conn):
-                break
-            await asyncio.sleep(0.1)
+        await _until(lambda: _links(conn, pending), 2 * n, "the meetings and first links")
+        await _until(lambda: _outbox_due(conn), 0, "the setup's calls to leave the outbox")
         sent: dict[tuple[str, str], float] = {}
+        answered: dict[tuple[str, str], float] = {}
         seen: dict[tuple[str, str], float] = {}
         failures: list[int] = []
 
@@ -150,6 +158,7 @@ async def _run(
 
             if failed := await _grant(client, p.consent_url, posting):
                 failures.append(failed)
+            answered[(p.session_id, p.student_id)] = time.monotonic()
 
         async with httpx.AsyncClient(base_url=stack.url("api"), timeout=60) as public:
             granting = asyncio.gather(*(grant(public, p) for p in pending))
@@ -164,7 +173,17 @@ async def _run(
     finally:
         await conn.close()
     waits = sorted((seen[k] - sent[k]) * 1000 for k in seen)
-    return {"linked": len(waits), "asked": n, "waits_ms": waits, "failed_statuses": failures}
+    # The part after the grant's answer: the relay's hop, whatever the POST itself cost.
+    after = sorted(max(0.0, seen[k] - answered[k]) * 1000 for k in seen if k in answered)
+    posts = sorted((answered[k] - sent[k]) * 1000 for k in answered if k in sent)
+    return {
+        "linked": len(waits),
+        "asked": n,
+        "waits_ms": waits,
+        "after_answer_ms": after,
+        "post_ms": posts,
+        "failed_statuses": failures,
+    }
 
 
 def run(
