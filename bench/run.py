@@ -116,6 +116,7 @@ def consents(stack: Stack, kit: seed.School) -> Row:
     waits = got["waits_ms"]
     p50, p95, p99 = (consent.percentile(waits, q) for q in (0.5, 0.95, 0.99))
     lost = got["asked"] - got["linked"]
+    after, posts = got["after_answer_ms"], got["post_ms"]
     return Row(
         scenario="consent granted -> member's link",
         p50_ms=p50,
@@ -124,8 +125,16 @@ def consents(stack: Stack, kit: seed.School) -> Row:
         errors=lost,
         goal="median<=50ms, p99<=150ms",
         met=lost == 0 and p50 <= 50 and p99 <= 150,
-        note=f"{got['asked']} consents at once through the public consent link; Jitsi (no "
-        f"provider call, so no 20 ms fake latency); {lost} without a link after 60 s; "
+        extra={
+            "after_answer_p50_ms": consent.percentile(after, 0.5),
+            "after_answer_p99_ms": consent.percentile(after, 0.99),
+            "post_p50_ms": consent.percentile(posts, 0.5),
+        },
+        note=f"{got['asked']} consents at once through the public consent link; Zoom, a fake "
+        "answering in 20 ms (the meetings are made before the clock runs; admitting a member "
+        f"calls no Zoom); the POST itself: p50 {consent.percentile(posts, 0.5):.0f} ms; "
+        f"after its answer: p50 {consent.percentile(after, 0.5):.0f} ms, "
+        f"p99 {consent.percentile(after, 0.99):.0f} ms; {lost} without a link after 60 s; "
         f"refused grants: {got['failed_statuses'] or 'none'}",
     )
 
@@ -210,7 +219,7 @@ def run(plan: Plan) -> list[Row]:
     stack = Stack(database=database, logs=logs, smtp_port=smtp_port)
     print(f"bench: database {database}, logs in {logs}", flush=True)
     try:
-        starts = {name: stack.start(name) for name in (*SERVICES, "ceiling")}
+        starts = {name: stack.start(name) for name in (*SERVICES, "ceiling", "zoom")}
         kit = seed.school(stack, sessions=60)
         ceiling = measure(stack.url("ceiling"), wrk.Load(paths=("/",)), plan)
         rows = [ceiling_row("ceiling GET (bare FastAPI)", ceiling)]

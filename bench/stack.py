@@ -2,6 +2,7 @@
 
 One uvicorn process per service (no reload, no --workers), PostgreSQL, log level INFO with the
 JSON access lines going to a file, `LINGKAR_ENV=test` only so the dev secrets are accepted.
+The one outside service the scenarios reach, Zoom, is a fake (bench/fake_zoom.py) on its own port.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ FACTORIES = {
     "meetings": "services.meetings.main:create_app",
     "notifications": "services.notifications.main:create_app",
     "ceiling": "bench.ceiling:create_app",
+    "zoom": "bench.fake_zoom:create_app",
 }
 
 
@@ -89,7 +91,7 @@ class Stack:
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("LINGKAR_")}
-        for name in ("api", "meetings", "notifications", "ceiling"):
+        for name in ("api", "meetings", "notifications", "ceiling", "zoom"):
             self.ports.setdefault(name, free_port())
         env.update(
             {
@@ -107,6 +109,9 @@ class Stack:
                 "LINGKAR_SMTP_HOST": "127.0.0.1",
                 "LINGKAR_SMTP_PORT": str(self.smtp_port),
                 "LINGKAR_SMTP_SECURITY": "none",
+                # Zoom is the fake in bench/fake_zoom.py, answering in 20 ms.
+                "LINGKAR_ZOOM_OAUTH_URL": self.url("zoom"),
+                "LINGKAR_ZOOM_API_URL": self.url("zoom") + "/v2",
             }
         )
         return env
@@ -132,7 +137,7 @@ class Stack:
         return time.monotonic() - started
 
     def _wait_ready(self, name: str, seconds: float = 60) -> None:
-        path = "/" if name == "ceiling" else "/readyz"
+        path = "/" if name in ("ceiling", "zoom") else "/readyz"
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             if self.running[name].poll() is not None:

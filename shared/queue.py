@@ -10,10 +10,11 @@ simply expires: the row is taken again, and the receiver's idempotency key stops
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import or_, update
+from sqlalchemy import ColumnElement, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -37,13 +38,17 @@ async def claim_due(
     lease: timedelta,
     limit: int,
     worker: str,
+    also: Sequence[ColumnElement[bool]] = (),
 ) -> list[Any]:
-    """Lease up to `limit` due rows to `worker` and return their ids (commit afterwards)."""
+    """Lease up to `limit` due rows to `worker` and return their ids (commit afterwards).
+
+    `also`: further conditions a row must meet to be taken (checked again when leasing)."""
     table: Any = model
     is_due = (
         table.status == "pending",
         table.next_attempt_at <= now,
         or_(table.locked_until.is_(None), table.locked_until < now),
+        *also,
     )
     due = select(table.id).where(*is_due).order_by(table.next_attempt_at).limit(limit)
     if session.bind is not None and session.bind.dialect.name == "postgresql":

@@ -33,8 +33,10 @@ from services.api.users.router import router as users_router
 from services.api.webhooks.router import router as webhooks_router
 from services.api.whatsapp.router import router as whatsapp_router
 from shared.app import build_service_app
+from shared.db import create_engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+RELAY_POOL_SIZE = 4  # and as many again in overflow; a delivery holds one only to read and record
 log = logging.getLogger("lingkar.api")
 
 
@@ -54,17 +56,27 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
                 "dev mode: demo school and admin client ready",
                 extra={"client_id": settings.dev_client_id},
             )
+        # The relay's own few connections: a burst of requests holding the request pool
+        # must not hold back the calls their commits asked for.
+        app.state.relay_engine = create_engine(
+            settings.db_url,
+            schema=settings.service_name,
+            pool_size=RELAY_POOL_SIZE,
+            connect_timeout=settings.database_connect_timeout_seconds,
+        )
         relay = OutboxRelay(
-            engine=app.state.engine,
+            engine=app.state.relay_engine,
             poll_seconds=settings.outbox_poll_seconds,
             context=app.state,
             lease=timedelta(seconds=settings.outbox_lease_seconds),
+            concurrency=settings.outbox_concurrency,
         )
         app.state.outbox_relay = relay
         relay.start()
 
     async def on_shutdown(app: FastAPI) -> None:
         await app.state.outbox_relay.stop()
+        await app.state.relay_engine.dispose()
 
     app = build_service_app(
         settings,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import ClassVar
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 
 from shared.settings import DEV_SECRET_KEY, ServiceSettings
 
@@ -18,7 +18,11 @@ class ApiSettings(ServiceSettings):
     access_token_ttl_seconds: int = 3600
     dev_client_id: str = "dev-admin"
     dev_client_secret: SecretStr = SecretStr("dev-secret")
+    # A commit wakes the relay at once; the poll is for retries coming due (and for messages
+    # another api process committed).
     outbox_poll_seconds: float = 1.0
+    # Messages delivered at once by this process's relay (one at a time within a session's lane).
+    outbox_concurrency: int = Field(default=16, ge=1, le=64)
     # How long a relay owns a message it took; after a crash, another takes it when this ends.
     outbox_lease_seconds: float = 60.0
 

@@ -21,6 +21,9 @@ class OutboxMessage(ApiTable, table=True):
     kind: str = Field(max_length=50)
     idempotency_key: str = Field(max_length=200, unique=True)
     payload: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    # Messages of one lane (one session's calls to one service) are delivered one at a time,
+    # oldest first; messages without a lane, and of different lanes, concurrently.
+    lane: str | None = Field(default=None, max_length=150, index=True)
     # The request that caused it, so the call it makes logs under the same request id.
     request_id: str | None = Field(default=None, max_length=128)
     status: str = Field(default="pending", max_length=20, index=True)

@@ -1,5 +1,8 @@
 """The relay: delivers outbox messages to the other services, with retries, exactly once.
 
+Messages are delivered concurrently, except within a lane (one session's calls to one
+service), where each waits until the one before it is done or dead.
+
 Each message kind has a handler that makes the call and, in the same transaction that marks
 the message done, records what came back (and may enqueue the next message). The receivers
 are idempotent on the message's key, so a message sent again after a crash changes nothing.
@@ -17,7 +20,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import ColumnElement, and_, exists, or_
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.orm import aliased
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.api.outbox.models import OutboxMessage
@@ -31,6 +36,9 @@ log = logging.getLogger("lingkar.outbox")
 MAX_ATTEMPTS = 25  # with the backoff cap, about a day of trying before the message is dead
 LEASE = timedelta(seconds=60)
 BATCH = 20
+# Deliveries at once. Each holds a pooled connection only to read its message and to record
+# the answer, never during the call, so they share a smaller pool.
+CONCURRENCY = 16
 
 
 @dataclass(frozen=True)
@@ -70,6 +78,13 @@ PERMANENT_STATUS = frozenset({400, 404, 409, 410, 422})
 
 
 class OutboxRelay:
+    """Delivers due messages, up to `concurrency` at once, as soon as they are committed.
+
+    A commit that enqueues wakes it (`wake`, hooked in `services.api.db`), and so does every
+    delivery that ends (its answer may have enqueued the next call, or freed a lane); the poll
+    is only for retries coming due and for messages another process committed.
+    """
+
     def __init__(
         self,
         *,
@@ -77,14 +92,17 @@ class OutboxRelay:
         poll_seconds: float,
         context: Any,
         lease: timedelta = LEASE,
+        concurrency: int = CONCURRENCY,
     ) -> None:
         self.engine = engine
         self.poll_seconds = poll_seconds
         self.lease = lease
         self.context = context
+        self.concurrency = concurrency
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._in_flight: set[asyncio.Task[None]] = set()
 
     def wake(self) -> None:
         self._wake.set()
@@ -93,37 +111,68 @@ class OutboxRelay:
         self._task = asyncio.create_task(self._run(), name="outbox-relay")
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
+        """Stop taking messages; a delivery cut short keeps its lease and is sent again later,
+        which the receiver's idempotency key makes harmless."""
+        for task in [*([self._task] if self._task else []), *self._in_flight]:
+            task.cancel()
+        for task in [*([self._task] if self._task else []), *self._in_flight]:
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+                await task
 
     async def _run(self) -> None:
         while True:
+            # Cleared before looking, so a commit while we look is not missed.
+            self._wake.clear()
             try:
-                busy = await self.drain_once()
+                await self._fill()
             except Exception:
                 log.exception("outbox relay pass failed")
-                busy = False
-            if busy:
-                continue
-            self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
 
+    async def _fill(self) -> None:
+        """Take as many due messages as there are free places, each delivered on its own."""
+        free = self.concurrency - len(self._in_flight)
+        if free <= 0:
+            return
+        ids = await self._claim(free)
+        for message_id in ids:
+            task = asyncio.create_task(self._deliver(message_id), name="outbox-delivery")
+            self._in_flight.add(task)
+            task.add_done_callback(self._delivered)
+        if len(ids) == free:
+            self.wake()  # there may be more
+
+    def _delivered(self, task: asyncio.Task[None]) -> None:
+        self._in_flight.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("outbox delivery failed", exc_info=task.exception())
+        self.wake()
+
     async def drain_once(self) -> bool:
-        """Deliver one batch of due messages; True when there may be more."""
-        async with AsyncSession(self.engine, expire_on_commit=False) as db:
-            ids = await claim_due(
-                db, OutboxMessage, now=utcnow(), lease=self.lease, limit=BATCH, worker=self.worker
-            )
-            await db.commit()
+        """Deliver one batch of due messages now; True when there may be more."""
+        ids = await self._claim(BATCH)
         await asyncio.gather(*(self._deliver(i) for i in ids))
         return len(ids) == BATCH
+
+    async def _claim(self, limit: int) -> list[Any]:
+        async with AsyncSession(self.engine, expire_on_commit=False) as db:
+            ids = await claim_due(
+                db,
+                OutboxMessage,
+                now=utcnow(),
+                lease=self.lease,
+                limit=limit,
+                worker=self.worker,
+                also=[_first_of_its_lane()],
+            )
+            await db.commit()
+        return ids
 
     async def _deliver(self, message_id: Any) -> None:
         async with AsyncSession(self.engine, expire_on_commit=False) as db:
             message = await db.get(OutboxMessage, message_id)
+            await db.commit()  # no transaction (nor pooled connection) held during the call
             if message is None or not self._holds(message):
                 return
             bind_request_id(message.request_id or new_request_id())
@@ -174,3 +223,18 @@ class OutboxRelay:
             )
         db.add(message)
         await db.commit()
+
+
+def _first_of_its_lane() -> ColumnElement[bool]:
+    """No older message of the same lane is still pending (one being delivered included), so
+    a lane's messages go one at a time, in the order enqueued, whichever relay takes them."""
+    earlier: Any = aliased(OutboxMessage)
+    this: Any = OutboxMessage
+    return ~exists().where(
+        earlier.lane == this.lane,
+        earlier.status == "pending",
+        or_(
+            earlier.created_at < this.created_at,
+            and_(earlier.created_at == this.created_at, earlier.id < this.id),
+        ),
+    )

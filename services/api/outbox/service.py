@@ -21,8 +21,13 @@ async def enqueue(
     kind: str,
     idempotency_key: str,
     payload: dict[str, Any],
+    session_id: uuid.UUID | None,
 ) -> OutboxMessage:
-    """Add the message unless one with this key exists; the relay is woken after commit."""
+    """Add the message unless one with this key exists; the relay is woken after commit.
+
+    The messages of one session to one service (`kind` is `service.call`) are delivered in
+    the order they were enqueued, one at a time: a revocation never overtakes the admission
+    it undoes, nor a call-off the reminder it calls off."""
     existing = (
         await db.exec(select(OutboxMessage).where(OutboxMessage.idempotency_key == idempotency_key))
     ).first()
@@ -33,6 +38,7 @@ async def enqueue(
         kind=kind,
         idempotency_key=idempotency_key,
         payload=payload,
+        lane=lane_of(kind, session_id),
         request_id=current_request_id(),
     )
     db.add(message)
@@ -41,3 +47,11 @@ async def enqueue(
     if wake is not None and wake not in db.info.get(AFTER_COMMIT, []):
         db.info.setdefault(AFTER_COMMIT, []).append(wake)
     return message
+
+
+def lane_of(kind: str, session_id: uuid.UUID | None) -> str | None:
+    """The lane of a message: its session's calls to the service its kind names."""
+    if session_id is None:
+        return None
+    service, _, _ = kind.partition(".")
+    return f"{service}:{session_id}"

@@ -89,6 +89,7 @@ async def send(
     await outbox.enqueue(
         db=db,
         school_id=session.school_id,
+        session_id=session.id,
         kind=NOTIFY,
         idempotency_key=key,
         payload=request.model_dump(mode="json"),

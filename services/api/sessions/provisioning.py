@@ -145,6 +145,7 @@ async def request_meeting(
     await outbox.enqueue(
         db=db,
         school_id=session.school_id,
+        session_id=session.id,
         kind=PROVISION,
         idempotency_key=key,
         payload=(await _provision_request(db, session, gate)).model_dump(mode="json"),
@@ -205,6 +206,7 @@ async def _admit(
     await outbox.enqueue(
         db=db,
         school_id=session.school_id,
+        session_id=session.id,
         kind=ADMIT,
         idempotency_key=key,
         payload={"meeting_id": str(session.meeting_id), **request.model_dump(mode="json")},
@@ -233,6 +235,7 @@ async def _revoke(
     await outbox.enqueue(
         db=db,
         school_id=session.school_id,
+        session_id=session.id,
         kind=REVOKE,
         idempotency_key=f"revoke:{session.meeting_id}:{participant.student_id}:"
         f"{participant.admissions}",
@@ -371,6 +374,7 @@ async def request_reschedule(*, db: AsyncSession, session: GuidanceSession, beca
     await outbox.enqueue(
         db=db,
         school_id=session.school_id,
+        session_id=session.id,
         kind=RESCHEDULE,
         idempotency_key=f"reschedule:{session.id}:{because}",
         payload={"meeting_id": str(session.meeting_id), **request.model_dump(mode="json")},
@@ -392,6 +396,7 @@ async def cancel_meetings(
     await outbox.enqueue(
         db=db,
         school_id=session.school_id,
+        session_id=session.id,
         kind=CANCEL,
         idempotency_key=f"cancel:{session.id}:{','.join(sorted(keys))}",
         payload={

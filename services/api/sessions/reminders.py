@@ -113,6 +113,7 @@ async def _call_off(
     await outbox.enqueue(
         db=db,
         school_id=session.school_id,
+        session_id=session.id,
         kind=CALL_OFF,
         idempotency_key=key,
         payload=request.model_dump(mode="json"),

@@ -1,0 +1,259 @@
+"""The relay delivering many messages at once: each effect once, each lane in order.
+
+Several relays (the app's own and two more, as several api processes would run) take from one
+outbox. Most messages here are of kinds only these tests handle: the handler is the receiving
+service, recording what reached it, so what is checked is the relay's part alone. The last test
+goes through the meetings service: a withdrawal and a new consent, sent together.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.api.outbox import service as outbox
+from services.api.outbox.models import OutboxMessage
+from services.api.outbox.relay import OutboxRelay, Sent, handles
+from services.meetings.meetings.models import Meeting
+from services.meetings.participants.links import token_hash
+from services.meetings.participants.models import Participant
+from shared.service_client import ServiceCallFailed
+from tests.api.test_gate import adult_session, ready_to_provision
+from tests.api.test_provisioning_races import make_due_now, meetings_unreachable, settle
+from tests.factories import SchoolKit, eventually, grant_consent
+
+RECORDED = "relaytest.record"
+REFUSED_ONCE = "relaytest.refused_once"
+REFUSED = "relaytest.refused"
+
+
+class Receiver:
+    """What reached the receiving end: every call, in order, and who was in flight when."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+        self.in_flight: dict[str, int] = defaultdict(int)  # lane -> calls under way
+        self.most_in_flight_per_lane = 0
+        self.most_in_flight = 0
+        self.refused: set[str] = set()
+
+    async def receive(self, message: OutboxMessage) -> None:
+        lane = message.lane or str(message.id)  # a message without a lane: a lane of its own
+        self.calls.append(message.idempotency_key)
+        self.in_flight[lane] += 1
+        self.most_in_flight_per_lane = max(self.most_in_flight_per_lane, self.in_flight[lane])
+        self.most_in_flight = max(self.most_in_flight, sum(self.in_flight.values()))
+        try:
+            await asyncio.sleep(0.01)  # a call takes a while: others start meanwhile
+        finally:
+            self.in_flight[lane] -= 1
+
+
+receiver = Receiver()
+
+
+async def _nothing(_: AsyncSession) -> None:
+    return None
+
+
+@handles(RECORDED)
+async def _record(message: OutboxMessage, _: Any) -> Sent:
+    await receiver.receive(message)
+    return Sent(_nothing)
+
+
+@handles(REFUSED_ONCE)
+async def _refused_once(message: OutboxMessage, _: Any) -> Sent:
+    await receiver.receive(message)
+    if message.idempotency_key not in receiver.refused:
+        receiver.refused.add(message.idempotency_key)
+        raise ServiceCallFailed("relaytest", "busy", status=503)
+    return Sent(_nothing)
+
+
+@handles(REFUSED)
+async def _refused(message: OutboxMessage, _: Any) -> Sent:
+    await receiver.receive(message)
+    raise ServiceCallFailed("relaytest", "no such thing", status=404)
+
+
+@pytest.fixture
+async def relays(apps: dict[str, FastAPI]) -> AsyncIterator[list[OutboxRelay]]:
+    """Two more relays beside the app's own, as two more api processes would be."""
+    global receiver
+    receiver = Receiver()
+    started = []
+    for name in ("relay-a", "relay-b"):
+        relay = OutboxRelay(
+            engine=apps["api"].state.engine,
+            poll_seconds=0.02,
+            context=apps["api"].state,
+            concurrency=8,
+        )
+        relay.worker = name
+        relay.start()
+        started.append(relay)
+    yield started
+    for relay in started:
+        await relay.stop()
+
+
+async def _enqueue(
+    apps: dict[str, FastAPI],
+    school: SchoolKit,
+    kind: str,
+    key: str,
+    lane: uuid.UUID | None,
+    *more: tuple[str, uuid.UUID | None],
+) -> None:
+    """Messages committed together, in the order given."""
+    async with AsyncSession(apps["api"].state.engine, expire_on_commit=False) as db:
+        for each_key, each_lane in [(key, lane), *more]:
+            await outbox.enqueue(
+                db=db,
+                school_id=school.school_id,
+                kind=kind,
+                idempotency_key=each_key,
+                payload={},
+                session_id=each_lane,
+            )
+        await db.commit()
+
+
+async def _all_settled(apps: dict[str, FastAPI], keys: list[str]) -> bool:
+    async with AsyncSession(apps["api"].state.engine) as db:
+        rows = await db.exec(
+            select(OutboxMessage.status).where(col(OutboxMessage.idempotency_key).in_(keys))
+        )
+        statuses = list(rows.all())
+    return len(statuses) == len(keys) and "pending" not in statuses
+
+
+def _wake(apps: dict[str, FastAPI], relays: list[OutboxRelay]) -> None:
+    for relay in [apps["api"].state.outbox_relay, *relays]:
+        relay.wake()
+
+
+async def test_many_messages_through_three_relays_are_each_delivered_once_and_in_lane_order(
+    school: SchoolKit, apps: dict[str, FastAPI], relays: list[OutboxRelay]
+) -> None:
+    run = uuid.uuid4().hex[:8]
+    lanes = [uuid.uuid4() for _ in range(6)]
+    keys_of: dict[uuid.UUID | None, list[str]] = defaultdict(list)
+    for _round in range(4):
+        batch = []
+        for _ in range(5):  # each round commits several messages of every lane at once
+            for lane in [*lanes, None, None]:
+                key = f"{run}:{lane}:{len(keys_of[lane])}"
+                keys_of[lane].append(key)
+                batch.append((key, lane))
+        await _enqueue(apps, school, RECORDED, *batch[0], *batch[1:])
+        _wake(apps, relays)  # relays at work while the next round is committed
+    everything = [key for keys in keys_of.values() for key in keys]
+    _wake(apps, relays)
+    await eventually(lambda: _all_settled(apps, everything), seconds=30)
+
+    mine = [key for key in receiver.calls if key.startswith(run)]
+    assert sorted(mine) == sorted(everything)  # each once: none lost, none twice
+    assert Counter(mine).most_common(1)[0][1] == 1
+    for lane in lanes:
+        assert [key for key in mine if key in keys_of[lane]] == keys_of[lane]
+    assert receiver.most_in_flight_per_lane == 1
+    assert receiver.most_in_flight > 1  # and yet concurrently, across lanes
+
+
+async def test_a_message_waiting_to_be_retried_holds_back_the_rest_of_its_lane_only(
+    school: SchoolKit, apps: dict[str, FastAPI], relays: list[OutboxRelay]
+) -> None:
+    run = uuid.uuid4().hex[:8]
+    lane, other = uuid.uuid4(), uuid.uuid4()
+    first, then = f"{run}:first", f"{run}:then"
+    await _enqueue(apps, school, REFUSED_ONCE, first, lane)
+    await _enqueue(apps, school, RECORDED, then, lane)
+    await _enqueue(apps, school, RECORDED, f"{run}:other", other)
+    _wake(apps, relays)
+    await eventually(lambda: _all_settled(apps, [f"{run}:other"]))
+    assert then not in receiver.calls  # the first is in backoff; its follower waits
+
+    await make_due_now(apps)
+    _wake(apps, relays)
+    await eventually(lambda: _all_settled(apps, [first, then]))
+    assert [k for k in receiver.calls if k in (first, then)] == [first, first, then]
+
+
+async def test_a_message_given_up_on_frees_its_lane(
+    school: SchoolKit, apps: dict[str, FastAPI], relays: list[OutboxRelay]
+) -> None:
+    run = uuid.uuid4().hex[:8]
+    lane = uuid.uuid4()
+    await _enqueue(apps, school, REFUSED, f"{run}:refused", lane)
+    await _enqueue(apps, school, RECORDED, f"{run}:next", lane)
+    _wake(apps, relays)
+    await eventually(lambda: _all_settled(apps, [f"{run}:refused", f"{run}:next"]))
+    async with AsyncSession(apps["api"].state.engine) as db:
+        rows = await db.exec(
+            select(OutboxMessage.idempotency_key, OutboxMessage.status).where(
+                col(OutboxMessage.idempotency_key).startswith(run)
+            )
+        )
+        assert dict(rows.all()) == {f"{run}:refused": "dead", f"{run}:next": "done"}
+    assert [k for k in receiver.calls if k.startswith(run)] == [f"{run}:refused", f"{run}:next"]
+
+
+async def _admissions(apps: dict[str, FastAPI], session_id: str, person_id: str) -> list[Any]:
+    async with AsyncSession(apps["meetings"].state.engine) as db:
+        rows = await db.exec(
+            select(Participant)
+            .join(Meeting, col(Meeting.id) == Participant.meeting_id)
+            .where(
+                Meeting.session_id == uuid.UUID(session_id),
+                Participant.person_id == uuid.UUID(person_id),
+            )
+            .order_by(col(Participant.admission_no))
+        )
+        return list(rows.all())
+
+
+async def test_a_withdrawal_and_a_new_consent_sent_together_leave_the_member_a_working_link(
+    school: SchoolKit, apps: dict[str, FastAPI], relays: list[OutboxRelay]
+) -> None:
+    """The revocation and the new admission are due at once; were the admission to reach the
+    meetings service first, it would be given the old link, which the revocation then closes."""
+    sessions = [await adult_session(school, members=2) for _ in range(4)]
+    for session in sessions:
+        for student in session["group"]["students"]:
+            await grant_consent(apps["api"], session=session, student_id=student["id"])
+        await ready_to_provision(school, session)
+    await settle(apps)
+    with meetings_unreachable(apps):
+        for session in sessions:
+            student = session["group"]["students"][0]
+            as_student = {"Authorization": f"Bearer {await school.token_for(student['id'])}"}
+            withdrawn = await school.api.post(
+                f"/v1/sessions/{session['id']}/consents/{student['id']}/withdraw",
+                headers=as_student,
+            )
+            assert withdrawn.status_code == 200, withdrawn.text
+            await grant_consent(apps["api"], session=session, student_id=student["id"])
+        await asyncio.sleep(0.2)  # both tried and refused: waiting to be retried
+    await make_due_now(apps)
+    _wake(apps, relays)
+    await settle(apps)
+
+    for session in sessions:
+        student = session["group"]["students"][0]
+        as_student = {"Authorization": f"Bearer {await school.token_for(student['id'])}"}
+        link = await school.api.get(f"/v1/sessions/{session['id']}/meeting", headers=as_student)
+        assert link.status_code == 200, link.text
+        token = link.json()["join_url"].rsplit("/", 1)[-1]
+        admissions = await _admissions(apps, session["id"], student["id"])
+        assert [a.status for a in admissions] == ["revoked", "active"]
+        assert admissions[-1].token_hash == token_hash(token)
