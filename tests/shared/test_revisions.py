@@ -139,12 +139,12 @@ async def test_a_start_on_a_current_schema_does_not_import_alembic(
     assert start() == "alembic not imported"
 
 
-def test_the_services_import_no_migration_tool() -> None:
-    """It costs every process megabytes for its whole life; it loads when there is work."""
+def test_the_services_import_no_migration_tool_and_no_provider_sdk() -> None:
+    """Each costs every process megabytes for its whole life; they load when first used."""
     probe = (
         "import sys\n"
         "import services.api.main, services.meetings.main, services.notifications.main\n"
-        "heavy = ('alembic', 'mako')\n"
+        "heavy = ('alembic', 'mako', 'googleapiclient', 'google.oauth2', 'icalendar')\n"
         "print(sorted(name for name in heavy if name in sys.modules))\n"
     )
     done = subprocess.run(
