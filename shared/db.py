@@ -145,7 +145,7 @@ async def serialize(session: AsyncSession, key: str) -> None:
 async def run_migrations(engine: AsyncEngine, *, migrations_dir: Path, schema: str) -> None:
     """Bring the service's schema to the newest revision (`alembic upgrade head`).
 
-    Already there (every start but the first of a release): one read, and Alembic is not
+    Already there (every start but the first of a release): two small reads, and Alembic is not
     imported at all.
     """
     async with engine.connect() as conn:
