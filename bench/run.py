@@ -179,7 +179,7 @@ def scale(stack: Stack, kit: seed.School, plan: Plan) -> list[Row]:
     return rows
 
 
-def memory(stack: Stack, starts: dict[str, float]) -> list[Row]:
+def memory(stack: Stack, starts: dict[str, float], migrated: float) -> list[Row]:
     rss, peak = stack.rss_mb("ceiling")
     rows = [
         Row(scenario="ceiling: RSS after the run", note=f"{rss:.0f} MB now, {peak:.0f} MB peak")
@@ -203,9 +203,13 @@ def memory(stack: Stack, starts: dict[str, float]) -> list[Row]:
                 scenario=f"{name}: start to ready",
                 goal="<=3s",
                 met=again <= 3,
-                note=f"{again:.2f}s with migrations current ({starts[name]:.2f}s on an empty "
-                "database, migrating)",
-                extra={"seconds": round(again, 2), "first_start_seconds": round(starts[name], 2)},
+                note=f"{again:.2f}s with migrations current ({starts[name]:.2f}s at the first "
+                f"start, after the migration step took {migrated:.2f}s)",
+                extra={
+                    "seconds": round(again, 2),
+                    "first_start_seconds": round(starts[name], 2),
+                    "migration_step_seconds": round(migrated, 2),
+                },
             )
         )
     return rows
@@ -219,6 +223,8 @@ def run(plan: Plan) -> list[Row]:
     stack = Stack(database=database, logs=logs, smtp_port=smtp_port)
     print(f"bench: database {database}, logs in {logs}", flush=True)
     try:
+        # As the deployment does it: migrations once, then the services start on a current schema.
+        migrated = stack.migrate()
         starts = {name: stack.start(name) for name in (*SERVICES, "ceiling", "zoom")}
         kit = seed.school(stack, sessions=60)
         ceiling = measure(stack.url("ceiling"), wrk.Load(paths=("/",)), plan)
@@ -240,7 +246,7 @@ def run(plan: Plan) -> list[Row]:
             rows.append(consents(stack, kit))
         if "scale" in plan.scenarios:
             rows += scale(stack, kit, plan)
-        rows += memory(stack, starts)
+        rows += memory(stack, starts, migrated)
         return rows
     finally:
         stack.stop_all()

@@ -1,8 +1,10 @@
 """The system under test, started as production starts it, in a database of its own.
 
-One uvicorn process per service (no reload, no --workers), PostgreSQL, log level INFO with the
-JSON access lines going to a file, `LINGKAR_ENV=test` only so the dev secrets are accepted.
-The one outside service the scenarios reach, Zoom, is a fake (bench/fake_zoom.py) on its own port.
+The migration step first (`python -m shared.migrate`, as the compose `migrate` service and the
+Kubernetes Job run it), then one uvicorn process per service (no reload, no --workers),
+PostgreSQL, log level INFO with the JSON access lines going to a file, `LINGKAR_ENV=test` only
+so the dev secrets are accepted. The one outside service the scenarios reach, Zoom, is a fake
+(bench/fake_zoom.py) on its own port.
 """
 
 from __future__ import annotations
@@ -118,6 +120,22 @@ class Stack:
 
     def url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.ports[name]}"
+
+    def migrate(self) -> float:
+        """Run the deployment's migration step; seconds it took."""
+        started = time.monotonic()
+        with (self.logs / "migrate.log").open("ab") as log:
+            done = subprocess.run(
+                [sys.executable, "-m", "shared.migrate"],
+                cwd=ROOT,
+                env=self.env(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                check=False,
+            )
+        if done.returncode != 0:
+            raise SystemExit(f"migrations failed; see {self.logs / 'migrate.log'}")
+        return time.monotonic() - started
 
     def start(self, name: str) -> float:
         """Start a service (or a worker: `worker-1`, ...); seconds until it answers /readyz."""

@@ -12,15 +12,18 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
 from fastapi import Request
 from sqlalchemy import event, exc, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
+
+from shared.revisions import is_current
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 log = logging.getLogger("lingkar.db")
 
@@ -196,7 +199,14 @@ async def serialize(session: AsyncSession, key: str) -> None:
 
 
 async def run_migrations(engine: AsyncEngine, *, migrations_dir: Path, schema: str) -> None:
-    """Bring the service's schema to the newest revision (`alembic upgrade head`)."""
+    """Bring the service's schema to the newest revision (`alembic upgrade head`).
+
+    Already there (every start but the first of a release): two small reads, and Alembic is not
+    imported at all.
+    """
+    async with engine.connect() as conn:
+        if await is_current(conn, migrations_dir=migrations_dir, schema=schema):
+            return
     async with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             await conn.execute(
@@ -207,12 +217,16 @@ async def run_migrations(engine: AsyncEngine, *, migrations_dir: Path, schema: s
 
 
 def _upgrade(connection: Connection, migrations_dir: Path, schema: str) -> None:
+    from alembic import command
+
     config = alembic_config(migrations_dir, schema)
     config.attributes["connection"] = connection
     command.upgrade(config, "head")
 
 
 def alembic_config(migrations_dir: Path, schema: str) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(migrations_dir))
     config.attributes["schema"] = schema

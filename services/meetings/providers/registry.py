@@ -28,7 +28,6 @@ from services.meetings.providers.accounts import (
 )
 from services.meetings.providers.base import MeetingProvider
 from services.meetings.providers.errors import ProviderCallUncertain, ProviderUnavailable
-from services.meetings.providers.google_meet import GoogleMeetProvider
 from services.meetings.providers.jitsi import jitsi_provider
 from services.meetings.providers.zoom import RetryPolicy, ZoomProvider, ZoomTokenCache
 from services.meetings.settings import MeetingsSettings
@@ -150,6 +149,10 @@ class ProviderRegistry:
                 retry=self.zoom_retry,
             )
         if provider == Provider.google_meet and isinstance(account, GoogleMeetAccount):
+            # Here, not at the top: google-api-python-client and google-auth cost the process
+            # about 15 MB, and most schools never use Google Meet.
+            from services.meetings.providers.google_meet import GoogleMeetProvider
+
             return GoogleMeetProvider(
                 account, host_email=host_email, timeout=settings.outside_call_timeout_seconds
             )

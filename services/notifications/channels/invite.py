@@ -13,16 +13,16 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parseaddr
-from typing import Any
-
-from icalendar import Calendar, vCalAddress
-from icalendar import Event as CalendarEvent
+from typing import TYPE_CHECKING, Any
 
 from services.notifications.channels.base import Outgoing
 from services.notifications.notifications.cancel import sequence_of
 from services.notifications.settings import NotificationsSettings
 from shared.contracts.notifications import Event
 from shared.timeutil import as_utc
+
+if TYPE_CHECKING:
+    from icalendar import vCalAddress
 
 METHODS = {
     Event.meeting_provisioned_member.value: "REQUEST",
@@ -52,6 +52,11 @@ def invite_for(settings: NotificationsSettings, outgoing: Outgoing) -> Invite | 
     method = METHODS.get(notification.event)
     if method is None or notification.session_id is None:
         return None
+    # Imported here, not at the top: the notifications service's process never makes an
+    # invite (the worker does), and icalendar costs it about 3 MB.
+    from icalendar import Calendar
+    from icalendar import Event as CalendarEvent
+
     data = notification.data
     start = datetime.fromisoformat(data["scheduled_start"]).astimezone(UTC)
     event = CalendarEvent()
@@ -82,6 +87,8 @@ def invite_for(settings: NotificationsSettings, outgoing: Outgoing) -> Invite | 
 
 def _organizer(settings: NotificationsSettings, data: dict[str, Any]) -> vCalAddress:
     """The counselor organizes; Lingkar's own address sends on their behalf."""
+    from icalendar import vCalAddress
+
     sender = parseaddr(settings.smtp_from)[1]
     address = vCalAddress(f"mailto:{data.get('organizer_email') or sender}")
     address.params["CN"] = str(data.get("organizer_name") or "Lingkar")
@@ -92,6 +99,8 @@ def _organizer(settings: NotificationsSettings, data: dict[str, Any]) -> vCalAdd
 
 def _attendee(outgoing: Outgoing, *, host: bool) -> vCalAddress:
     """Only the reader: a member's invite never lists the other members."""
+    from icalendar import vCalAddress
+
     delivery = outgoing.delivery
     address = vCalAddress(f"mailto:{delivery.address}")
     address.params["CN"] = delivery.person_name
