@@ -548,3 +548,45 @@ def test_the_memory_of_verified_tokens_is_bounded(monkeypatch: pytest.MonkeyPatc
     for token in issued:
         tokens.verify(token)
     assert list(tokens._verified) == issued[-3:]  # the oldest were dropped
+
+
+async def test_client_secrets_are_checked_a_few_at_a_time_so_a_flood_cannot_take_the_memory(
+    school: SchoolKit, api: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each scrypt check holds 16 MiB; twelve token requests at once run at most four checks."""
+    import asyncio
+    import threading
+    import time as time_module
+
+    from services.api.auth import oauth, router
+
+    running, most = 0, 0
+    lock = threading.Lock()
+    real = oauth.verify_secret
+
+    def watched(secret: str, stored: str) -> bool:
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        time_module.sleep(0.2)  # long enough for the others to pile up
+        try:
+            return real(secret, stored)
+        finally:
+            with lock:
+                running -= 1
+
+    monkeypatch.setattr(oauth, "verify_secret", watched)
+    answers = await asyncio.gather(
+        *(
+            api.post(
+                "/v1/oauth/token",
+                data={"grant_type": "client_credentials"},
+                auth=(school.client_id, school.client_secret),
+            )
+            for _ in range(12)
+        )
+    )
+    assert [a.status_code for a in answers] == [200] * 12
+    assert router.SECRET_CHECKS.total_tokens == 4
+    assert 2 <= most <= 4, most  # they did pile up, and no more than four ran at once

@@ -2,15 +2,18 @@ from __future__ import annotations
 
 from typing import Any
 
+import anyio
 from authlib.oauth2.rfc6749.errors import InsecureTransportError
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from starlette.concurrency import run_in_threadpool
 
 from services.api.auth import service as auth_service
 from services.api.auth.oauth import FormRequest, LingkarAuthorizationServer
 from services.api.db import DbSession
 from shared.problems import problem_response
+
+# Client-secret checks at once, per process (scrypt: n=2**14, r=8, 16 MiB each).
+SECRET_CHECKS = anyio.CapacityLimiter(4)
 
 router = APIRouter(prefix="/v1/oauth", tags=["auth"])
 
@@ -80,9 +83,11 @@ async def token(request: Request, db: DbSession) -> Any:
             "Tokens are issued over HTTPS only (behind a proxy, forward X-Forwarded-Proto).",
             error="insecure_transport",
         )
-    # Secret checks use scrypt, which is deliberately slow: keep it off the event loop.
-    status, body, response_headers = await run_in_threadpool(
-        server.respond, oauth_request, prefetched
+    # Secret checks use scrypt, which is deliberately slow: keep it off the event loop, and
+    # few at a time, since each holds 16 MiB while it runs (a flood of token requests would
+    # otherwise take 40 threads' worth: 640 MiB).
+    status, body, response_headers = await anyio.to_thread.run_sync(
+        server.respond, oauth_request, prefetched, limiter=SECRET_CHECKS
     )
     if status >= 400:
         error = body.get("error", "invalid_request")
