@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.notifications.channels import CHANNELS, Channel, DeliveryFailed, Outgoing
+from services.notifications.channels import CHANNELS, Channel, Connections, DeliveryFailed, Outgoing
 from services.notifications.deliveries.service import attempt_of
 from services.notifications.main import MIGRATIONS
 from services.notifications.notifications import fallback
@@ -62,14 +62,22 @@ class Worker:
         self.clock = clock
         self.name = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.webhooks = WebhookSender(settings, engine, worker=self.name)
+        self.connections = Connections(settings)
 
     async def run(self, stop: asyncio.Event) -> None:
         log.info("worker started", extra={"worker": self.name})
-        # Webhooks have a queue of their own, so a slow receiver never holds up a message.
-        await asyncio.gather(
-            self._poll(self.run_once, stop), self._poll(self.webhooks.run_once, stop)
-        )
+        try:
+            # Webhooks have a queue of their own, so a slow receiver never holds up a message.
+            await asyncio.gather(
+                self._poll(self.run_once, stop), self._poll(self.webhooks.run_once, stop)
+            )
+        finally:
+            await self.aclose()
         log.info("worker stopped", extra={"worker": self.name})
+
+    async def aclose(self) -> None:
+        """Close what the channels keep open (the HTTP client of Telegram and WhatsApp)."""
+        await self.connections.aclose()
 
     async def _poll(self, work: Callable[[], Awaitable[int]], stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -84,8 +92,14 @@ class Worker:
 
     async def run_once(self) -> int:
         ids = await self.claim()
-        for delivery_id in ids:
-            await self.deliver(delivery_id)
+        try:
+            # One after the other, oldest first: per person, messages leave in the order they
+            # were made (a CANCEL never overtakes its REQUEST), and each outcome is recorded
+            # before the next message goes, so a crash leaves at most one sent but unrecorded.
+            for delivery_id in ids:
+                await self.deliver(delivery_id)
+        finally:
+            await self.connections.end_batch()  # the batch's SMTP connection: QUIT
         return len(ids)
 
     async def claim(self) -> list[uuid.UUID]:
@@ -192,8 +206,7 @@ class Worker:
         outgoing = Outgoing(delivery, notification, rendered)
         if channel.prepare is not None:
             outgoing = await channel.prepare(db, outgoing)
-        message_id = await channel.send(self.settings, outgoing)
-        return message_id
+        return await channel.send(self.settings, outgoing, self.connections)
 
     async def _failed(
         self,
