@@ -119,12 +119,10 @@ class Worker:
     async def deliver(self, delivery_id: uuid.UUID) -> None:
         """Send one claimed delivery and record the outcome; skip it if called off meanwhile."""
         async with AsyncSession(self.engine, expire_on_commit=False) as db:
-            delivery = await self._take(db, delivery_id)
-            notification = (
-                await db.get(Notification, delivery.notification_id) if delivery else None
-            )
-            if delivery is None or notification is None:
+            taken = await self._take(db, delivery_id)
+            if taken is None:
                 return  # sent by another worker, or called off since it was claimed
+            delivery, notification = taken
             if await self._called_off(db, delivery, notification):
                 return
             channel = CHANNELS.get(delivery.channel)
@@ -148,20 +146,32 @@ class Worker:
         if delivery.status == "sent":
             log.info("delivered", extra={"channel": delivery.channel, "delivery": str(delivery.id)})
 
-    async def _take(self, db: AsyncSession, delivery_id: uuid.UUID) -> Delivery | None:
-        """The delivery, locked until `db` commits, if it is still this worker's to send."""
+    async def _take(
+        self, db: AsyncSession, delivery_id: uuid.UUID
+    ) -> tuple[Delivery, Notification] | None:
+        """The delivery, locked until `db` commits, with its notification (read in the same
+        statement, not locked), if it is still this worker's to send."""
         # The row lock lasts through the send and the record of its outcome, so a worker whose
         # lease ran out mid-batch and one that has claimed the row since never both send it
         # (PostgreSQL; SQLite runs a single worker). A row locked now is another worker's send.
-        delivery = await db.get(Delivery, delivery_id, with_for_update={"skip_locked": True})
-        if delivery is None or delivery.locked_by != self.name:
+        # Only the delivery's row: the notification's other deliveries are other workers'.
+        found = (
+            await db.exec(
+                select(Delivery, Notification)
+                .join(Notification, col(Notification.id) == col(Delivery.notification_id))
+                .where(Delivery.id == delivery_id)
+                .with_for_update(of=Delivery, skip_locked=True)
+            )
+        ).first()
+        if found is None or found[0].locked_by != self.name:
             log.warning(
                 "lease ran out before the send, another worker has the delivery "
                 "(the lease is shorter than a batch takes)",
                 extra={"delivery": str(delivery_id)},
             )
             return None
-        return delivery if delivery.status == "pending" else None
+        delivery, notification = found
+        return (delivery, notification) if delivery.status == "pending" else None
 
     async def _called_off(
         self, db: AsyncSession, delivery: Delivery, notification: Notification
