@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.notifications.channels import CHANNELS, Channel, DeliveryFailed, Outgoing
+from services.notifications.channels import CHANNELS, Channel, Connections, DeliveryFailed, Outgoing
 from services.notifications.deliveries.service import attempt_of
 from services.notifications.main import MIGRATIONS
 from services.notifications.notifications import fallback
@@ -62,14 +62,22 @@ class Worker:
         self.clock = clock
         self.name = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.webhooks = WebhookSender(settings, engine, worker=self.name)
+        self.connections = Connections(settings)
 
     async def run(self, stop: asyncio.Event) -> None:
         log.info("worker started", extra={"worker": self.name})
-        # Webhooks have a queue of their own, so a slow receiver never holds up a message.
-        await asyncio.gather(
-            self._poll(self.run_once, stop), self._poll(self.webhooks.run_once, stop)
-        )
+        try:
+            # Webhooks have a queue of their own, so a slow receiver never holds up a message.
+            await asyncio.gather(
+                self._poll(self.run_once, stop), self._poll(self.webhooks.run_once, stop)
+            )
+        finally:
+            await self.aclose()
         log.info("worker stopped", extra={"worker": self.name})
+
+    async def aclose(self) -> None:
+        """Close what the channels keep open (the HTTP client of Telegram and WhatsApp)."""
+        await self.connections.aclose()
 
     async def _poll(self, work: Callable[[], Awaitable[int]], stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -84,8 +92,14 @@ class Worker:
 
     async def run_once(self) -> int:
         ids = await self.claim()
-        for delivery_id in ids:
-            await self.deliver(delivery_id)
+        try:
+            # One after the other, oldest first: per person, messages leave in the order they
+            # were made (a CANCEL never overtakes its REQUEST), and each outcome is recorded
+            # before the next message goes, so a crash leaves at most one sent but unrecorded.
+            for delivery_id in ids:
+                await self.deliver(delivery_id)
+        finally:
+            await self.connections.end_batch()  # the batch's SMTP connection: QUIT
         return len(ids)
 
     async def claim(self) -> list[uuid.UUID]:
@@ -105,12 +119,10 @@ class Worker:
     async def deliver(self, delivery_id: uuid.UUID) -> None:
         """Send one claimed delivery and record the outcome; skip it if called off meanwhile."""
         async with AsyncSession(self.engine, expire_on_commit=False) as db:
-            delivery = await self._take(db, delivery_id)
-            notification = (
-                await db.get(Notification, delivery.notification_id) if delivery else None
-            )
-            if delivery is None or notification is None:
+            taken = await self._take(db, delivery_id)
+            if taken is None:
                 return  # sent by another worker, or called off since it was claimed
+            delivery, notification = taken
             if await self._called_off(db, delivery, notification):
                 return
             channel = CHANNELS.get(delivery.channel)
@@ -134,20 +146,32 @@ class Worker:
         if delivery.status == "sent":
             log.info("delivered", extra={"channel": delivery.channel, "delivery": str(delivery.id)})
 
-    async def _take(self, db: AsyncSession, delivery_id: uuid.UUID) -> Delivery | None:
-        """The delivery, locked until `db` commits, if it is still this worker's to send."""
+    async def _take(
+        self, db: AsyncSession, delivery_id: uuid.UUID
+    ) -> tuple[Delivery, Notification] | None:
+        """The delivery, locked until `db` commits, with its notification (read in the same
+        statement, not locked), if it is still this worker's to send."""
         # The row lock lasts through the send and the record of its outcome, so a worker whose
         # lease ran out mid-batch and one that has claimed the row since never both send it
         # (PostgreSQL; SQLite runs a single worker). A row locked now is another worker's send.
-        delivery = await db.get(Delivery, delivery_id, with_for_update={"skip_locked": True})
-        if delivery is None or delivery.locked_by != self.name:
+        # Only the delivery's row: the notification's other deliveries are other workers'.
+        found = (
+            await db.exec(
+                select(Delivery, Notification)
+                .join(Notification, col(Notification.id) == col(Delivery.notification_id))
+                .where(Delivery.id == delivery_id)
+                .with_for_update(of=Delivery, skip_locked=True)
+            )
+        ).first()
+        if found is None or found[0].locked_by != self.name:
             log.warning(
                 "lease ran out before the send, another worker has the delivery "
                 "(the lease is shorter than a batch takes)",
                 extra={"delivery": str(delivery_id)},
             )
             return None
-        return delivery if delivery.status == "pending" else None
+        delivery, notification = found
+        return (delivery, notification) if delivery.status == "pending" else None
 
     async def _called_off(
         self, db: AsyncSession, delivery: Delivery, notification: Notification
@@ -192,8 +216,7 @@ class Worker:
         outgoing = Outgoing(delivery, notification, rendered)
         if channel.prepare is not None:
             outgoing = await channel.prepare(db, outgoing)
-        message_id = await channel.send(self.settings, outgoing)
-        return message_id
+        return await channel.send(self.settings, outgoing, self.connections)
 
     async def _failed(
         self,

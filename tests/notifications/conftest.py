@@ -66,19 +66,24 @@ def worker_settings(
 
 
 @pytest.fixture
-def make_worker(
+async def make_worker(
     apps: dict[str, FastAPI], worker_settings: Callable[..., NotificationsSettings]
-) -> Callable[..., Worker]:
-    """A Worker on the notifications app's engine; SMTP at `port`, or the spool without one."""
+) -> AsyncIterator[Callable[..., Worker]]:
+    """A Worker on the notifications app's engine; SMTP at `port`, or the spool without one.
+    What its channels keep open is closed after the test, as a worker does at shutdown."""
+    built: list[Worker] = []
 
     def build(
         port: int | None = None, *, clock: Callable[[], datetime] = utcnow, **overrides: Any
     ) -> Worker:
         smtp = {"smtp_host": "127.0.0.1", "smtp_port": port} if port is not None else {}
         settings = worker_settings(**smtp, **overrides)
-        return Worker(settings, apps["notifications"].state.engine, clock=clock)
+        built.append(Worker(settings, apps["notifications"].state.engine, clock=clock))
+        return built[-1]
 
-    return build
+    yield build
+    for worker in built:
+        await worker.aclose()
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from services.notifications.channels import email, telegram, whatsapp
-from services.notifications.channels.base import Channel, DeliveryFailed, Outgoing
+from services.notifications.channels.base import Channel, Connections, DeliveryFailed, Outgoing
 
 CHANNELS: dict[str, Channel] = {
     "email": Channel(name="email", send=email.deliver),
@@ -11,4 +11,4 @@ CHANNELS: dict[str, Channel] = {
     "whatsapp": Channel(name="whatsapp", send=whatsapp.deliver, prepare=whatsapp.prepare),
 }
 
-__all__ = ["CHANNELS", "Channel", "DeliveryFailed", "Outgoing"]
+__all__ = ["CHANNELS", "Channel", "Connections", "DeliveryFailed", "Outgoing"]

@@ -7,10 +7,11 @@ help, when to retry if the other side said so, and whether the address is unreac
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import httpx
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -50,11 +51,53 @@ class Outgoing:
     template: WhatsAppTemplate | None = None
 
 
+class Closable(Protocol):
+    async def aclose(self) -> None: ...
+
+
+ClosableT = TypeVar("ClosableT", bound=Closable)
+
+
+class Connections:
+    """What a worker's channels keep open between messages: one HTTP client for the worker's
+    life (Telegram, WhatsApp: no new TLS handshake per message), closed at shutdown, and the
+    connections of one batch (its SMTP connection), closed when the batch is done."""
+
+    def __init__(self, settings: NotificationsSettings) -> None:
+        self.settings = settings
+        self._http: httpx.AsyncClient | None = None
+        self._batch: dict[str, Closable] = {}
+
+    def http(self) -> httpx.AsyncClient:
+        if self._http is None:
+            self._http = httpx.AsyncClient(timeout=self.settings.outside_call_timeout_seconds)
+        return self._http
+
+    def kept(self, name: str, make: Callable[[], ClosableT]) -> ClosableT:
+        """The batch's connection called `name`, made by `make` if the batch has none yet."""
+        if name not in self._batch:
+            self._batch[name] = make()
+        kept: Any = self._batch[name]
+        return kept
+
+    async def end_batch(self) -> None:
+        batch, self._batch = self._batch, {}
+        for connection in batch.values():
+            with contextlib.suppress(Exception):
+                await connection.aclose()
+
+    async def aclose(self) -> None:
+        await self.end_batch()
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+
+
 @dataclass(frozen=True)
 class Channel:
     name: str
     # Sends; answers the provider's id of the message when it gives one (a WhatsApp wamid).
-    send: Callable[[NotificationsSettings, Outgoing], Awaitable[str | None]]
+    send: Callable[[NotificationsSettings, Outgoing, Connections], Awaitable[str | None]]
     # What the channel reads from the database before sending (a school's template).
     prepare: Callable[[AsyncSession, Outgoing], Awaitable[Outgoing]] | None = None
     max_attempts: int = 12

@@ -1,17 +1,23 @@
-"""Email: over SMTP (aiosmtplib) when a host is configured, else into a local spool folder."""
+"""Email: over SMTP (aiosmtplib) when a host is configured, else into a local spool folder.
+
+A batch's emails go over one SMTP connection (`Mailer`), one after the other: the worker
+records each outcome before the next message starts, so a crash finds at most one message
+taken by the server and not yet recorded, as with a connection per message.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import uuid
-from email.message import EmailMessage
-from email.utils import format_datetime, formataddr
+from dataclasses import dataclass
+from email.utils import format_datetime, parseaddr
 from pathlib import Path
 
 import aiosmtplib
 
-from services.notifications.channels.base import DeliveryFailed, Outgoing
+from services.notifications.channels import mime
+from services.notifications.channels.base import Connections, DeliveryFailed, Outgoing
 from services.notifications.channels.invite import Invite, invite_for
 from services.notifications.notifications.templates import Rendered
 from services.notifications.settings import NotificationsSettings
@@ -27,6 +33,16 @@ def message_id(delivery_id: uuid.UUID) -> str:
     return f"<{delivery_id.hex}@lingkar.local>"
 
 
+@dataclass(frozen=True)
+class Mail:
+    """A message ready for SMTP: the envelope and the message's bytes."""
+
+    delivery_id: uuid.UUID
+    sender: str
+    recipient: str
+    content: bytes
+
+
 def build_message(
     settings: NotificationsSettings,
     *,
@@ -35,49 +51,57 @@ def build_message(
     to_address: str,
     rendered: Rendered,
     invite: Invite | None = None,
-) -> EmailMessage:
-    message = EmailMessage()
-    message["From"] = settings.smtp_from
-    message["To"] = formataddr((to_name, to_address))
-    message["Subject"] = rendered.subject
-    message["Date"] = format_datetime(utcnow())
-    # Stable per delivery: a resend after a crash carries the same id, so mail clients fold it.
-    message["Message-ID"] = message_id(delivery_id)
-    message["X-Lingkar-Delivery"] = str(delivery_id)
-    message.set_content(rendered.text)
-    message.add_alternative(rendered.html, subtype="html")
+) -> Mail:
+    headers = [
+        f"From: {mime.address(settings.smtp_from)}",
+        f"To: {mime.mailbox(to_name, to_address)}",
+        mime.header("Subject", rendered.subject),
+        f"Date: {format_datetime(utcnow())}",
+        # Stable per delivery: a resend after a crash carries the same id, so mail clients fold it.
+        f"Message-ID: {message_id(delivery_id)}",
+        f"X-Lingkar-Delivery: {delivery_id}",
+    ]
+    alternatives = [
+        mime.text_part("text/plain", rendered.text),
+        mime.text_part("text/html", rendered.html),
+    ]
+    attachments = []
     if invite is not None:
-        _attach_invite(message, invite)
-    return message
+        calendar, attachment = _invite_parts(invite)
+        alternatives.append(calendar)
+        attachments.append(attachment)
+    return Mail(
+        delivery_id=delivery_id,
+        sender=parseaddr(settings.smtp_from)[1],
+        recipient=to_address,
+        content=mime.message(headers, alternatives, attachments),
+    )
 
 
-def _attach_invite(message: EmailMessage, invite: Invite) -> None:
+def _invite_parts(invite: Invite) -> tuple[mime.Part, mime.Part]:
     """As Google Calendar sends one: the invite as a third alternative (which Gmail and Outlook
     show as an invite with answer buttons), and again as invite.ics for clients that only look
     at attachments. The alternatives then sit in a multipart/mixed."""
-    # As bytes in base64: the CRLF line ends iCalendar requires, and any non-ASCII title, arrive
-    # exactly as written (a text part would be re-wrapped with the policy's line ends).
+    # In base64: the CRLF line ends iCalendar requires, and any non-ASCII title, arrive exactly
+    # as written.
     ics = invite.ics.encode()
-    message.add_alternative(
-        ics,
-        maintype="text",
-        subtype="calendar",
-        cte="base64",
-        params={"method": invite.method, "charset": "utf-8"},
+    calendar = mime.Part(
+        f'text/calendar; method="{invite.method}"; charset="utf-8"', ics, binary=True
     )
-    message.add_attachment(
-        ics,
-        maintype="application",
-        subtype="ics",
-        filename="invite.ics",
-        params={"name": "invite.ics"},
+    attachment = mime.Part(
+        'application/ics; name="invite.ics"', ics, binary=True, filename="invite.ics"
     )
+    return calendar, attachment
 
 
-async def deliver(settings: NotificationsSettings, outgoing: Outgoing) -> None:
+async def deliver(
+    settings: NotificationsSettings, outgoing: Outgoing, connections: Connections
+) -> None:
     """The email channel: text and HTML (and the calendar invite), to the delivery's address."""
     delivery = outgoing.delivery
-    message = build_message(
+    if any(c in delivery.address for c in "\r\n"):
+        raise EmailFailed("the address holds a line break", permanent=True)
+    mail = build_message(
         settings,
         delivery_id=delivery.id,
         to_name=delivery.person_name,
@@ -85,53 +109,71 @@ async def deliver(settings: NotificationsSettings, outgoing: Outgoing) -> None:
         rendered=outgoing.rendered,
         invite=invite_for(settings, outgoing),
     )
-    await send(settings, message)
-
-
-async def send(settings: NotificationsSettings, message: EmailMessage) -> None:
-    """Hand the message to the SMTP server; returns once the server has taken it."""
     if not settings.smtp_host:
-        await asyncio.to_thread(_spool, settings.spool_dir, message)
+        await asyncio.to_thread(_spool, settings.spool_dir, mail)
         return
-    password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
-    client = aiosmtplib.SMTP(
-        hostname=settings.smtp_host,
-        port=settings.smtp_port,
-        username=settings.smtp_username,
-        password=password,
-        use_tls=settings.smtp_security == "tls",
-        start_tls=settings.smtp_security == "starttls",
-        timeout=settings.outside_call_timeout_seconds,
-    )
-    try:
-        await client.connect()
-        await client.send_message(message)
-    except aiosmtplib.SMTPRecipientsRefused as exc:
+    await connections.kept("smtp", lambda: Mailer(settings)).send(mail)
+
+
+class Mailer:
+    """One SMTP connection for a batch's messages, one message after the other: opened for the
+    first, kept for the next, and opened again after a failure (which fails that message's
+    attempt only). Each command has the outside-call time-out."""
+
+    def __init__(self, settings: NotificationsSettings) -> None:
+        self.settings = settings
+        self.client: aiosmtplib.SMTP | None = None
+
+    async def send(self, mail: Mail) -> None:
+        """Hand the message to the SMTP server; returns once the server has taken it."""
+        options = [] if mail.sender.isascii() and mail.recipient.isascii() else ["SMTPUTF8"]
+        try:
+            client = await self._connected()
+            await client.sendmail(mail.sender, [mail.recipient], mail.content, mail_options=options)
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            # The envelope was reset (RSET): the connection serves the next message.
+            raise EmailFailed("recipient refused", permanent=True) from exc
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            # Whatever state the conversation is in, the next message starts a new one.
+            self._drop()
+            raise EmailFailed(type(exc).__name__, permanent=False) from exc
+
+    async def _connected(self) -> aiosmtplib.SMTP:
+        # A connection the server closed since (an idle time-out) reads as not connected.
+        if self.client is not None and self.client.is_connected:
+            return self.client
+        self._drop()
+        password = self.settings.smtp_password
+        self.client = aiosmtplib.SMTP(
+            hostname=self.settings.smtp_host,
+            port=self.settings.smtp_port,
+            username=self.settings.smtp_username,
+            password=password.get_secret_value() if password else None,
+            use_tls=self.settings.smtp_security == "tls",
+            start_tls=self.settings.smtp_security == "starttls",
+            timeout=self.settings.outside_call_timeout_seconds,
+        )
+        await self.client.connect()
+        return self.client
+
+    def _drop(self) -> None:
+        if self.client is not None:
+            self.client.close()
+            self.client = None
+
+    async def aclose(self) -> None:
+        """QUIT, after the batch's outcomes are recorded (a crash in between doubles nothing)."""
+        client, self.client = self.client, None
+        if client is None:
+            return
+        if client.is_connected:
+            with contextlib.suppress(aiosmtplib.SMTPException, OSError, TimeoutError):
+                await client.quit()
         client.close()
-        raise EmailFailed("recipient refused", permanent=True) from exc
-    except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-        client.close()
-        raise EmailFailed(type(exc).__name__, permanent=False) from exc
-    # The server took the message at its reply to the end of DATA. A crash from then until the
-    # worker has recorded it sends the message again, so the QUIT exchange, which the record
-    # need not wait for, goes on beside it rather than before it.
-    goodbye = asyncio.create_task(_quit(client))
-    _quitting.add(goodbye)
-    goodbye.add_done_callback(_quitting.discard)
 
 
-_quitting: set[asyncio.Task[None]] = set()
-
-
-async def _quit(client: aiosmtplib.SMTP) -> None:
-    with contextlib.suppress(aiosmtplib.SMTPException, OSError, TimeoutError):
-        await client.quit()
-    client.close()
-
-
-def _spool(folder: Path, message: EmailMessage) -> None:
+def _spool(folder: Path, mail: Mail) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    name = message["X-Lingkar-Delivery"]
-    temporary = folder / f".{name}.tmp"
-    temporary.write_bytes(bytes(message))
-    temporary.replace(folder / f"{name}.eml")
+    temporary = folder / f".{mail.delivery_id}.tmp"
+    temporary.write_bytes(mail.content)
+    temporary.replace(folder / f"{mail.delivery_id}.eml")

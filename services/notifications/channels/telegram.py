@@ -12,7 +12,12 @@ from typing import Any
 
 import httpx
 
-from services.notifications.channels.base import DeliveryFailed, Outgoing, json_object
+from services.notifications.channels.base import (
+    Connections,
+    DeliveryFailed,
+    Outgoing,
+    json_object,
+)
 from services.notifications.notifications.templates import Rendered
 from services.notifications.settings import NotificationsSettings
 
@@ -72,7 +77,9 @@ def request_body(chat_id: str, rendered: Rendered) -> dict[str, Any]:
     return body
 
 
-async def deliver(settings: NotificationsSettings, outgoing: Outgoing) -> None:
+async def deliver(
+    settings: NotificationsSettings, outgoing: Outgoing, connections: Connections
+) -> None:
     """The Telegram channel: one message to the person's chat with the bot."""
     token = settings.telegram_bot_token.get_secret_value() if settings.telegram_bot_token else ""
     if not token:
@@ -82,8 +89,7 @@ async def deliver(settings: NotificationsSettings, outgoing: Outgoing) -> None:
     url = f"{settings.telegram_api_url.rstrip('/')}/bot{token}/sendMessage"
     body = request_body(outgoing.delivery.address, outgoing.rendered)
     try:
-        async with httpx.AsyncClient(timeout=settings.outside_call_timeout_seconds) as client:
-            response = await client.post(url, json=body)
+        response = await connections.http().post(url, json=body)
     except httpx.HTTPError as exc:
         # `from None`: the exception's text and request carry the URL, and so the token.
         raise TelegramFailed(f"telegram: {type(exc).__name__}", permanent=False) from None

@@ -16,7 +16,12 @@ from urllib.parse import urlsplit
 import httpx
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.notifications.channels.base import DeliveryFailed, Outgoing, json_object
+from services.notifications.channels.base import (
+    Connections,
+    DeliveryFailed,
+    Outgoing,
+    json_object,
+)
 from services.notifications.settings import NotificationsSettings
 from services.notifications.whatsapp import service as templates
 from shared.contracts.whatsapp import WhatsAppTemplate
@@ -82,7 +87,9 @@ def request_body(outgoing: Outgoing, template: WhatsAppTemplate) -> dict[str, An
     }
 
 
-async def deliver(settings: NotificationsSettings, outgoing: Outgoing) -> str | None:
+async def deliver(
+    settings: NotificationsSettings, outgoing: Outgoing, connections: Connections
+) -> str | None:
     """The WhatsApp channel: one template message; answers its wamid."""
     token = (
         settings.whatsapp_access_token.get_secret_value() if settings.whatsapp_access_token else ""
@@ -96,8 +103,7 @@ async def deliver(settings: NotificationsSettings, outgoing: Outgoing) -> str | 
     url = f"{settings.whatsapp_api_url.rstrip('/')}/{number}/messages"
     headers = {"Authorization": f"Bearer {token}"}
     try:
-        async with httpx.AsyncClient(timeout=settings.outside_call_timeout_seconds) as client:
-            response = await client.post(url, json=body, headers=headers)
+        response = await connections.http().post(url, json=body, headers=headers)
     except httpx.HTTPError as exc:
         raise WhatsAppFailed(f"whatsapp: {type(exc).__name__}", permanent=False) from None
     answer = json_object(response)
