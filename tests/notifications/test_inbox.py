@@ -107,16 +107,17 @@ async def test_consent_requests_and_links_reach_each_persons_inbox_in_their_lang
 
     await school.post(f"/v1/sessions/{sid}/consent-requests", {})
 
-    async def asked() -> Any:
-        return (await inbox_of(api, yosef))["items"]
+    async def asked(who: Person) -> Any:
+        return (await inbox_of(api, who))["items"]
 
-    [request] = await eventually(asked)
+    # Each person's request is its own outbox message: they arrive one after the other.
+    [request] = await eventually(lambda: asked(yosef))
     assert request["event"] == "consent_requested" and request["session_id"] == sid
     assert request["title"] == f"Your consent, please: {title}"
     assert "Read what it means and decide here: " in request["text"]
     assert "/v1/consent/" in request["text"]  # their own link, as in the email
     assert "WIT" in request["text"]  # the session's time in Yosef's own zone
-    [asked_siti] = (await inbox_of(api, siti))["items"]
+    [asked_siti] = await eventually(lambda: asked(siti))
     assert asked_siti["title"] == f"Mohon persetujuan: {title}"
     assert (await inbox_of(api, counselor))["items"] == []
 
