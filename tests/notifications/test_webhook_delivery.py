@@ -411,6 +411,40 @@ async def test_the_send_goes_to_the_address_it_checked_not_to_a_later_answer(
     assert answers == []
 
 
+async def test_two_hosts_behind_one_address_never_share_a_connection(
+    hooks: Hooks, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two schools' receivers on one shared host: the send connects to the address, so without
+    # care the second request would ride the first's connection (in TLS: its name, its
+    # certificate). Each host gets its own; one host's messages share theirs.
+    loop = asyncio.get_running_loop()
+    real = loop.getaddrinfo
+    shared = {"a.sekolah.example", "b.sekolah.example"}
+
+    async def name_server(host: Any, port: Any, **kw: Any) -> Any:
+        if host not in shared:
+            return await real(host, port, **kw)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", 0))]
+
+    monkeypatch.setattr(loop, "getaddrinfo", name_server)
+    for host in sorted(shared):
+        url = hooks.receiver.url.replace("127.0.0.1", host)
+        await hooks.school.post(PATH, {"url": url, "events": ["session_cancelled"]})
+    await hooks.notify()
+    await hooks.notify()
+
+    await hooks.sender().run_once()
+
+    received = hooks.receiver.requests()
+    assert len(received) == 4
+    ports = {
+        host: {r.client_port for r in received if r.headers["host"].startswith(host)}
+        for host in shared
+    }
+    assert all(len(used) == 1 for used in ports.values()), ports  # kept open per host
+    assert ports["a.sekolah.example"].isdisjoint(ports["b.sekolah.example"]), ports
+
+
 async def test_a_scheduled_notification_is_told_of_when_it_is_due(
     hooks: Hooks, clock: Clock
 ) -> None:

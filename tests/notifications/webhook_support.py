@@ -30,6 +30,7 @@ class Received:
     path: str
     headers: dict[str, str]
     body: bytes
+    client_port: int = 0  # which of the sender's connections it came on
 
 
 class Receiver:
@@ -74,10 +75,13 @@ class Receiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keeps the connection open, as real receivers do
+
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length", 0)))
                 headers = {k.lower(): v for k, v in self.headers.items()}
-                answer = receiver._next(Received(self.path, headers, body))
+                port = self.client_address[1]
+                answer = receiver._next(Received(self.path, headers, body, port))
                 time.sleep(answer.delay)
                 self.send_response(answer.status)
                 for name, value in {"content-length": "0", **answer.headers}.items():

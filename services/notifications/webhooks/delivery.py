@@ -8,6 +8,7 @@ outcome: 2xx sent; 410 Gone disables the subscription; anything else is retried 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import random
@@ -82,6 +83,24 @@ class Outcome:
         return self.status is not None and 200 <= self.status < 300
 
 
+class ClientPerHost:
+    """One connection pool per host name, for one batch. A pinned request's URL names the
+    address, and httpx pools connections by the URL: two schools' hosts behind one address
+    (shared hosting, a CDN) would otherwise share a TLS connection made, and its certificate
+    checked, for the other's name."""
+
+    def __init__(self, stack: contextlib.AsyncExitStack, timeout: httpx.Timeout) -> None:
+        self.stack, self.timeout = stack, timeout
+        self.clients: dict[str, httpx.AsyncClient] = {}
+
+    async def __call__(self, host: str) -> httpx.AsyncClient:
+        client = self.clients.get(host)
+        if client is None:
+            client = httpx.AsyncClient(timeout=self.timeout, follow_redirects=False)
+            self.clients[host] = await self.stack.enter_async_context(client)
+        return client
+
+
 class WebhookSender:
     """The worker's webhook loop: `run_once` sends what is due and records each outcome."""
 
@@ -112,12 +131,13 @@ class WebhookSender:
             await db.commit()
         if ids:
             timeout = httpx.Timeout(self.settings.webhook_timeout_seconds)
-            async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as http:
+            async with contextlib.AsyncExitStack() as stack:
+                http = ClientPerHost(stack, timeout)
                 for message_id in ids:
                     await self._attempt(http, message_id)
         return len(ids)
 
-    async def _attempt(self, http: httpx.AsyncClient, message_id: uuid.UUID) -> None:
+    async def _attempt(self, http: ClientPerHost, message_id: uuid.UUID) -> None:
         async with AsyncSession(self.engine, expire_on_commit=False) as db:
             message = await db.get(WebhookMessage, message_id)
             if message is None or message.status != "pending":
@@ -144,7 +164,7 @@ class WebhookSender:
         return notification is None or notification.cancelled_at is not None
 
     async def _post(
-        self, http: httpx.AsyncClient, message: WebhookMessage, subscription: WebhookSubscription
+        self, http: ClientPerHost, message: WebhookMessage, subscription: WebhookSubscription
     ) -> Outcome:
         try:
             addresses = await destinations.check(
@@ -154,8 +174,9 @@ class WebhookSender:
             return Outcome(error=f"not sent: {exc}")
         target = destinations.pinned(subscription.url, addresses[0])
         body = json.dumps(message.payload, separators=(",", ":"), ensure_ascii=False)
+        client = await http(target.sni_hostname)
         try:
-            response = await http.post(
+            response = await client.post(
                 target.url,
                 content=body.encode(),
                 headers={**self._headers(message, subscription, body), "host": target.host},
