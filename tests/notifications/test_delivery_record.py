@@ -35,17 +35,19 @@ pytestmark = pytest.mark.usefixtures("quiet_queue")
 
 
 class RefusingInbox(Inbox):
-    """An SMTP handler that refuses the recipients in `refused` (a mailbox that does not exist)."""
+    """An SMTP handler that refuses the recipients in `refused` (by default as a mailbox that
+    does not exist)."""
 
-    def __init__(self, refused: set[str]) -> None:
+    def __init__(self, refused: set[str], answer: str = "550 5.1.1 mailbox unavailable") -> None:
         super().__init__()
         self.refused = refused
+        self.answer = answer
 
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: Any
     ) -> str:
         if address in self.refused:
-            return "550 5.1.1 mailbox unavailable"
+            return self.answer
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
@@ -199,6 +201,38 @@ async def test_a_dead_letter_is_listed_for_the_admin_and_delivered_after_a_retry
     assert "sent" in conflict.json()["detail"]
     history = await _history_of(apps, delivery.id)
     assert history == ["dead", "sent"]
+
+
+async def test_a_recipient_refused_for_now_is_tried_again_not_given_up(
+    school: SchoolKit,
+    apps: dict[str, FastAPI],
+    accept: Accept,
+    smtp_down: SmtpServer,
+    make_worker: Callable[..., Worker],
+) -> None:
+    # Greylisting: a school's mail server turns a first-time sender away with a 4xx and takes
+    # the same message a few minutes later.
+    address = f"dewi-{uuid.uuid4().hex[:6]}@siswa.example"
+    greylisting = RefusingInbox({address}, answer="450 4.7.1 greylisted, try again later")
+    smtp_down.inbox = greylisting
+    smtp_down.start()
+    body = notification_body([recipient(email=address)], school_id=str(school.school_id))
+    answer = await accept(body)
+    worker = make_worker(smtp_down.port)
+    assert await worker.run_once() == 1
+
+    [delivery] = await deliveries_of(apps["notifications"], answer.json()["id"])
+    assert delivery.status == "pending", delivery
+    assert delivery.last_error == "recipient refused for now (450)"
+    dead = await school.get("/v1/school/notifications/dead")
+    assert str(delivery.id) not in str(dead)
+
+    greylisting.refused.clear()  # the greylist's wait is over
+    await make_due(apps["notifications"], [delivery.id])
+    assert await worker.run_once() == 1
+    [message] = smtp_down.messages
+    assert message["To"].addresses[0].addr_spec == address
+    assert await _history_of(apps, delivery.id) == ["failed", "sent"]
 
 
 async def _history_of(apps: dict[str, FastAPI], delivery_id: uuid.UUID) -> list[str]:

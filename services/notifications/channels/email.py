@@ -131,7 +131,13 @@ class Mailer:
             client = await self._connected()
             await client.sendmail(mail.sender, [mail.recipient], mail.content, mail_options=options)
         except aiosmtplib.SMTPRecipientsRefused as exc:
-            # The envelope was reset (RSET): the connection serves the next message.
+            # The envelope was reset (RSET): the connection serves the next message. A 4xx
+            # refusal (greylisting, a full mailbox, "try again later") is tried again; a 5xx is
+            # final (RFC 5321, 4.2.1).
+            codes = [refused.code for refused in exc.recipients]
+            if codes and all(400 <= code < 500 for code in codes):
+                reason = f"recipient refused for now ({codes[0]})"
+                raise EmailFailed(reason, permanent=False) from exc
             raise EmailFailed("recipient refused", permanent=True) from exc
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             # Whatever state the conversation is in, the next message starts a new one.
