@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
@@ -57,6 +58,9 @@ def build_service_app(
         )
         if on_startup:
             await on_startup(app)
+        if settings.gc_freeze_after_start:
+            gc.collect()
+            gc.freeze()
         try:
             yield
         finally:

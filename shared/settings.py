@@ -58,6 +58,11 @@ class ServiceSettings(BaseSettings):
     service_secret: SecretStr = SecretStr(DEV_SERVICE_SECRET)
     service_token_ttl_seconds: int = 60
     outside_call_timeout_seconds: float = 10.0
+    # Once started, move what start-up made out of the cyclic collector's way (`gc.freeze`):
+    # hundreds of thousands of long-lived objects (routes, models, the ORM's tables) it would
+    # otherwise walk at every full collection, mid-request. Off in the in-process tests, which
+    # start many apps in one interpreter and would keep each one's cycles.
+    gc_freeze_after_start: bool = True
 
     @property
     def is_dev(self) -> bool:

@@ -83,6 +83,7 @@ def common_settings(tmp: Path) -> dict[str, Any]:
         "meetings_internal_url": MEETINGS_HOST,
         "notifications_internal_url": NOTIFICATIONS_HOST,
         "log_level": "WARNING",
+        "gc_freeze_after_start": False,
     }
 
 

@@ -139,6 +139,7 @@ async def crashing_app(tmp_path: Path) -> AsyncIterator[FastAPI]:
         meetings_database_url=f"sqlite+aiosqlite:///{tmp_path / 'crash.db'}",
         data_dir=tmp_path,
         log_level="WARNING",
+        gc_freeze_after_start=False,
     )
     app = build_service_app(
         settings,
@@ -225,6 +226,7 @@ async def test_readyz_is_503_when_the_database_is_unreachable(tmp_path: Path) ->
         meetings_database_url="postgresql://nobody@127.0.0.1:9/none",
         data_dir=tmp_path,
         log_level="WARNING",
+        gc_freeze_after_start=False,
     )
     app = build_service_app(
         settings,

@@ -70,6 +70,7 @@ async def test_the_operator_creates_a_school_whose_admin_client_gets_a_token(
         api_database_url=database_url("api"),
         secret_key=STRONG["LINGKAR_SECRET_KEY"],
         service_secret=STRONG["LINGKAR_SERVICE_SECRET"],
+        gc_freeze_after_start=False,
     )
     app = create_app(settings)
     async with (
