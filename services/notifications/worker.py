@@ -46,6 +46,12 @@ from shared.timeutil import utcnow
 
 log = logging.getLogger("lingkar.worker")
 SCHEDULE_CHANGES = (Event.session_rescheduled.value, Event.session_cancelled.value)
+# Messages that tell a person the session's time (and carry a REQUEST invite by email).
+SCHEDULE_ANNOUNCEMENTS = (
+    Event.meeting_provisioned_member.value,
+    Event.meeting_provisioned_host.value,
+    Event.session_rescheduled.value,
+)
 
 
 class Worker:
@@ -177,12 +183,39 @@ class Worker:
         self, db: AsyncSession, delivery: Delivery, notification: Notification
     ) -> bool:
         """Called off, or about to be: then it is cancelled here and not sent."""
+        if await self._overtaken(db, delivery, notification):
+            await call_off(
+                db=db, notification=notification, people=[delivery.person_id], now=self.clock()
+            )
+            await db.commit()
+            log.info("delivery overtaken by a later time", extra={"delivery": str(delivery.id)})
+            return True
         if notification.cancelled_at is None and not await self._superseded(db, notification):
             return False
         await call_off(db=db, notification=notification, now=self.clock())
         await db.commit()
         log.info("scheduled delivery called off", extra={"delivery": str(delivery.id)})
         return True
+
+    async def _overtaken(
+        self, db: AsyncSession, delivery: Delivery, notification: Notification
+    ) -> bool:
+        """A message of the session's time held back (a retry) while a later reschedule or the
+        cancel already reached this person: sent now, it would arrive after it and put the old
+        time, or a called-off session, back in their calendar."""
+        if notification.event not in SCHEDULE_ANNOUNCEMENTS or notification.session_id is None:
+            return False
+        later = await db.exec(
+            select(Notification)
+            .join(Delivery, col(Delivery.notification_id) == col(Notification.id))
+            .where(
+                Notification.session_id == notification.session_id,
+                col(Notification.event).in_(SCHEDULE_CHANGES),
+                Delivery.person_id == delivery.person_id,
+                Delivery.status == "sent",
+            )
+        )
+        return any(sequence_of(n) > sequence_of(notification) for n in later.all())
 
     async def _superseded(self, db: AsyncSession, notification: Notification) -> bool:
         """A reminder of a time the session no longer has: a later reschedule or the cancel

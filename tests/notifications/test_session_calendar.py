@@ -4,6 +4,7 @@ its reschedule, its cancel and a member's withdrawal. The worker's clock is move
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -11,13 +12,17 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.notifications.notifications.models import Delivery, Notification
 from services.notifications.worker import Worker
 from shared.timeutil import utcnow
 from tests.api.test_gate import ADULT, adult_session, ready_to_provision
 from tests.api.test_provisioning_races import settle
 from tests.factories import SchoolKit, eventually, grant_consent, notifications_about
 from tests.notifications.support import Clock, SmtpServer, has_invite, invite_of
+from tests.notifications.test_delivery_record import RefusingInbox
 from tests.notifications.test_email_delivery import html_of, text_of
 
 pytestmark = pytest.mark.usefixtures("quiet_queue")
@@ -169,6 +174,48 @@ async def test_a_cancel_sends_a_cancel_invite_and_no_reminder_fires(
         if e == "session_reminder"
     ]
     assert len(reminders) == 6  # they were scheduled, and called off
+
+
+async def test_a_request_held_back_by_a_retry_never_arrives_after_the_cancel(
+    school: SchoolKit,
+    apps: dict[str, FastAPI],
+    smtp_down: SmtpServer,
+    make_worker: Callable[..., Worker],
+) -> None:
+    # One member's mail server turns the first message (the link, a REQUEST) away for now; the
+    # session is called off before its retry. The CANCEL reaches them first, so the REQUEST
+    # must never follow it: it would put the called-off session back in their calendar.
+    mail_server = RefusingInbox(set(), answer="451 4.3.0 try again later")
+    smtp_down.inbox = mail_server
+    smtp_down.start()
+    session = await provisioned_session(school, apps, starts_in=timedelta(days=2))
+    held, other = session["group"]["students"]
+    mail_server.refused.add(held["email"])
+    clock = Clock(utcnow())
+    worker = make_worker(smtp_down.port, clock=clock)
+    await drain(worker)
+    assert mail_to(smtp_down, held) == [] and len(mail_to(smtp_down, other)) == 1
+
+    await school.post(f"/v1/sessions/{session['id']}/cancel", {"reason": "Libur"}, expect=200)
+    await settle(apps)
+    mail_server.refused.clear()
+    await drain(worker)  # the cancel, to everyone; the held REQUEST's retry is not due yet
+    clock.move_to(utcnow() + timedelta(hours=2))
+    await drain(worker)  # now it is
+
+    assert [invite_of(m)[0]["METHOD"] for m in mail_to(smtp_down, held)] == ["CANCEL"]
+    assert [invite_of(m)[0]["METHOD"] for m in mail_to(smtp_down, other)] == ["REQUEST", "CANCEL"]
+    async with AsyncSession(apps["notifications"].state.engine) as db:
+        statuses = await db.exec(
+            select(Delivery.status)
+            .join(Notification, col(Notification.id) == col(Delivery.notification_id))
+            .where(
+                Notification.session_id == uuid.UUID(session["id"]),
+                Notification.event == "meeting_provisioned_member",
+                Delivery.person_id == uuid.UUID(held["id"]),
+            )
+        )
+        assert statuses.all() == ["cancelled"]  # overtaken, on record, never sent
 
 
 async def test_a_member_who_withdraws_gets_no_more_reminders(
