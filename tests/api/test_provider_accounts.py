@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
+import sys
+import threading
 import uuid
+from typing import Any
 
 import pytest
 from cryptography.fernet import Fernet
@@ -17,6 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.meetings.accounts.models import ProviderAccount
 from services.meetings.accounts.service import SecretBox
+from services.meetings.providers import registry
 from services.meetings.providers.accounts import GoogleMeetAccount, ZoomAccount
 from shared.stages import Provider
 from tests.factories import SchoolKit, bearer
@@ -125,6 +130,31 @@ async def test_a_google_service_account_is_checked_and_kept_encrypted(
     assert isinstance(account, GoogleMeetAccount)
     assert account.service_account_info["client_email"] == "lingkar@sekolah.iam"
     assert "PRIVATE KEY" not in repr(account)
+
+
+async def test_the_google_sdk_is_first_imported_off_the_event_loop(
+    school: SchoolKit, apps: dict[str, FastAPI], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    saved = await school.api.put(
+        "/v1/school/providers/google_meet",
+        headers=school.auth,
+        json={"service_account_json": service_account_json()},
+    )
+    assert saved.status_code == 200, saved.text
+    threads: list[str] = []
+    real = importlib.import_module
+
+    def recording(name: str, package: str | None = None) -> Any:
+        threads.append(threading.current_thread().name)
+        return real(name, package)
+
+    monkeypatch.delitem(sys.modules, registry.GOOGLE_MEET)  # as in a process not yet using it
+    monkeypatch.setattr(registry.importlib, "import_module", recording)
+    adapter = await apps["meetings"].state.providers(
+        Provider.google_meet, school.school_id, host_email="sari@sekolah.sch.id"
+    )
+    assert threads and threading.main_thread().name not in threads, threads
+    assert type(adapter._adapter).__module__ == registry.GOOGLE_MEET
 
 
 @pytest.mark.parametrize(

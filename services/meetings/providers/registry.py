@@ -9,6 +9,9 @@ and one school's failing account or server does not stop the others).
 
 from __future__ import annotations
 
+import asyncio
+import importlib
+import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -98,6 +101,9 @@ class Guarded:
         return guarded
 
 
+GOOGLE_MEET = "services.meetings.providers.google_meet"
+
+
 class ProviderRegistry:
     """One per app: the shared HTTP client, Zoom's token cache, the breakers."""
 
@@ -129,6 +135,10 @@ class ProviderRegistry:
             account = await accounts.load(
                 db=db, box=self.box, school_id=school_id, provider=provider
             )
+        if isinstance(account, GoogleMeetAccount) and GOOGLE_MEET not in sys.modules:
+            # The Google SDK takes about 0.3 s to import: in a thread, not on the event loop
+            # (every request of the process would wait for it).
+            await asyncio.to_thread(importlib.import_module, GOOGLE_MEET)
         adapter = self._adapter(provider, account, host_email)
         breaker = self.breakers.setdefault((provider, school_id), CircuitBreaker())
         return Guarded(adapter, breaker, provider)
