@@ -21,6 +21,7 @@ import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
+from pydantic import SecretStr
 from sqlalchemy.engine import make_url
 
 from services.api.main import create_app as create_api
@@ -192,6 +193,16 @@ def service_token(apps: dict[str, FastAPI]) -> Callable[[str], str]:
         return token
 
     return issue
+
+
+@pytest.fixture
+def channels_configured(apps: dict[str, FastAPI], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The deployment has a Telegram bot and a WhatsApp number, as the service sees it when it
+    chooses a person's channels (the tests' workers get their own settings)."""
+    settings = apps["notifications"].state.settings
+    monkeypatch.setattr(settings, "telegram_bot_token", SecretStr("1:configured"))
+    monkeypatch.setattr(settings, "whatsapp_access_token", SecretStr("configured"))
+    monkeypatch.setattr(settings, "whatsapp_phone_number_id", "106540352242922")
 
 
 @pytest.fixture(autouse=True)

@@ -65,6 +65,16 @@ class NotificationsSettings(ServiceSettings):
         }
 
     @property
+    def unconfigured_channels(self) -> frozenset[str]:
+        """Channels this deployment cannot send on (email always can: SMTP or the spool)."""
+        missing = set()
+        if not self.telegram_bot_token:
+            missing.add("telegram")
+        if not (self.whatsapp_access_token and self.whatsapp_phone_number_id):
+            missing.add("whatsapp")
+        return frozenset(missing)
+
+    @property
     def db_url(self) -> str:
         return self.resolved_database_url(self.notifications_database_url)
 

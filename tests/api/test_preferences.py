@@ -50,6 +50,7 @@ async def student_with_every_address(school: SchoolKit, name: str) -> dict[str, 
     )
 
 
+@pytest.mark.usefixtures("channels_configured")
 async def test_a_student_puts_email_first_and_the_next_consent_request_follows_their_order(
     school: SchoolKit, apps: dict[str, FastAPI]
 ) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import pytest
 from fastapi import FastAPI
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -122,6 +123,7 @@ async def test_a_person_reachable_on_no_address_gets_a_delivery_that_says_so(
     assert delivery.last_error == "every address of this person is known to be unreachable"
 
 
+@pytest.mark.usefixtures("channels_configured")
 async def test_the_rest_of_the_order_is_kept_to_fall_back_on(
     accept: Accept, apps: dict[str, FastAPI]
 ) -> None:
@@ -133,6 +135,35 @@ async def test_the_rest_of_the_order_is_kept_to_fall_back_on(
 
     assert (delivery.channel, delivery.address) == ("whatsapp", "+628123")
     assert delivery.fallbacks == [["email", dewi["email"]]]
+
+
+def test_channels_the_deployment_has_not_set_up_come_last_in_the_persons_order() -> None:
+    everything = person(**EVERY_ADDRESS)
+
+    assert channels_for(everything, unconfigured={"telegram"}) == [
+        ("whatsapp", "+628123"),
+        ("email", "dewi@siswa.example"),
+        ("telegram", "5550001"),
+    ]
+    only_telegram = person(telegram_chat_id="5550001")
+    assert channels_for(only_telegram, unconfigured={"telegram", "whatsapp"}) == [
+        ("telegram", "5550001")  # still tried: its failure tells the operator what is missing
+    ]
+
+
+async def test_without_a_whatsapp_number_set_up_the_email_goes_first_not_a_dead_letter(
+    accept: Accept, apps: dict[str, FastAPI], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = apps["notifications"].state.settings
+    monkeypatch.setattr(settings, "whatsapp_access_token", None)
+    dewi = recipient(name="Dewi", phone="+628123", channels=["whatsapp", "email"])
+
+    [delivery] = await deliveries_of(
+        apps["notifications"], await accepted(accept, notification_body([dewi]))
+    )
+
+    assert (delivery.channel, delivery.address) == ("email", dewi["email"])
+    assert delivery.fallbacks == [["whatsapp", "+628123"]]
 
 
 async def test_an_unknown_channel_name_is_refused_with_the_field_named(accept: Accept) -> None:

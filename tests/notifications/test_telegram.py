@@ -32,7 +32,7 @@ from tests.notifications.support import (
     text_of,
 )
 
-pytestmark = pytest.mark.usefixtures("quiet_queue")
+pytestmark = pytest.mark.usefixtures("quiet_queue", "channels_configured")
 
 TELEGRAM = "https://telegram.test"
 BOT_TOKEN = "7412589630:AAtelegram-bot-token-secret-XYZ"

@@ -30,7 +30,7 @@ from tests.notifications.support import (
     text_of,
 )
 
-pytestmark = pytest.mark.usefixtures("quiet_queue")
+pytestmark = pytest.mark.usefixtures("quiet_queue", "channels_configured")
 
 GRAPH = "https://graph.test/v21.0"
 NUMBER_ID = "106540352242922"

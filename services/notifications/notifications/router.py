@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from services.notifications.db import DbSession
 from services.notifications.notifications import cancel, service
@@ -25,10 +25,11 @@ router = APIRouter(prefix="/internal/v1", tags=["internal"], responses=problem_r
     responses=problem_responses(409),  # the key was used for a different notification
 )
 async def accept_notification(
-    request: NotificationRequest, db: DbSession, _: CallingService
+    request: NotificationRequest, db: DbSession, _: CallingService, http: Request
 ) -> NotificationAccepted:
     """Store the request and its deliveries, then answer; the worker delivers them."""
-    return await service.accept(db=db, request=request)
+    unconfigured = http.app.state.settings.unconfigured_channels
+    return await service.accept(db=db, request=request, unconfigured=unconfigured)
 
 
 @router.post(

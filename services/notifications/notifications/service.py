@@ -28,21 +28,27 @@ ALL_UNREACHABLE = "every address of this person is known to be unreachable"
 
 
 def channels_for(
-    recipient: Recipient, unreachable: Collection[tuple[str, str]] = ()
+    recipient: Recipient,
+    unreachable: Collection[tuple[str, str]] = (),
+    unconfigured: Collection[str] = (),
 ) -> list[tuple[str, str]]:
     """The (channel, address) pairs to try, in the person's order (or the default one),
-    without channels they have no address for and addresses known to be unreachable."""
+    without channels they have no address for and addresses known to be unreachable.
+
+    Channels the deployment has not set up come last: tried only when nothing else is left,
+    where their failure ("not configured") tells the operator what is missing."""
     addresses = {
         "telegram": recipient.telegram_chat_id,
         "whatsapp": recipient.phone,
         "email": recipient.email,
     }
     order = dict.fromkeys(recipient.channels or DEFAULT_CHANNEL_ORDER)  # once each, in order
-    return [
+    pairs = [
         (channel.value, address)
         for channel in order
         if (address := addresses[channel.value]) and (channel.value, address) not in unreachable
     ]
+    return sorted(pairs, key=lambda pair: pair[0] in unconfigured)  # stable: order kept
 
 
 def delivery_for(
@@ -51,11 +57,12 @@ def delivery_for(
     notification: Notification,
     unreachable: Collection[tuple[str, str]],
     due: datetime,
+    unconfigured: Collection[str] = (),
 ) -> Delivery | None:
     """The person's delivery: pending on their first channel with the rest to fall back on,
     or, ended at once and saying why, when they opted out or cannot be reached at all."""
-    reachable = channels_for(recipient, unreachable)
-    every = channels_for(recipient)
+    reachable = channels_for(recipient, unreachable, unconfigured)
+    every = channels_for(recipient, unconfigured=unconfigured)
     if not every:
         return None
     status, error = "pending", None
@@ -81,7 +88,9 @@ def delivery_for(
     )
 
 
-async def accept(*, db: AsyncSession, request: NotificationRequest) -> NotificationAccepted:
+async def accept(
+    *, db: AsyncSession, request: NotificationRequest, unconfigured: Collection[str] = ()
+) -> NotificationAccepted:
     # The same request twice at once (a retry racing its original): the second waits for the
     # first to commit and then answers what it made, instead of failing on the unique key.
     await serialize(db, f"notification:{request.idempotency_key}")
@@ -121,6 +130,7 @@ async def accept(*, db: AsyncSession, request: NotificationRequest) -> Notificat
             notification=notification,
             unreachable=unreachable.get(r.person_id, set()),
             due=request.deliver_after or utcnow(),
+            unconfigured=unconfigured,
         )
         for r in request.recipients
     )
