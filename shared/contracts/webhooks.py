@@ -7,13 +7,14 @@ encrypted by the notifications service and no other answer, log line or error bo
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 from urllib.parse import urlsplit
 from uuid import UUID
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, Field, field_validator
 from pydantic.json_schema import JsonDict
 
-from shared.contracts.notifications import Event
+from shared.contracts.notifications import Event, PageQuery
 from shared.validation import Payload
 
 WEBHOOK_TEST = "webhook.test"
@@ -112,3 +113,38 @@ class WebhookSubscriptionWithSecret(WebhookSubscriptionOut):
 class WebhookTestQueued(BaseModel):
     webhook_id: str = Field(description="The `webhook-id` header the test message will carry")
     status: str = "queued"
+
+
+WebhookMessageStatus = Literal["pending", "sent", "dead", "cancelled"]
+
+
+class WebhookMessageOut(BaseModel):
+    """One event on its way to a subscription, and how its tries went (no payload: the
+    receiver has it; nothing here a school's own admin may not see)."""
+
+    webhook_id: str = Field(
+        description="The `webhook-id` header every try carries", examples=["msg_3f2a..."]
+    )
+    event: str = Field(examples=["session_cancelled"])
+    status: WebhookMessageStatus = Field(
+        description="pending (to be tried, or tried again), sent (a 2xx), dead (given up after "
+        "about three days; send it again with .../retry), cancelled (the subscription was "
+        "disabled or the notification called off)"
+    )
+    attempts: int
+    last_status: int | None = Field(
+        description="The HTTP status the receiver answered at the last try; null if it did not"
+    )
+    last_error: str | None = Field(examples=["answered 503"])
+    next_attempt_at: AwareDatetime | None = Field(description="When a pending message goes next")
+    sent_at: AwareDatetime | None
+    created_at: AwareDatetime
+
+
+class WebhookMessagePage(BaseModel):
+    items: list[WebhookMessageOut]
+    next_cursor: str | None = None
+
+
+class WebhookMessageQuery(PageQuery):
+    status: WebhookMessageStatus | None = None

@@ -491,3 +491,67 @@ def test_a_reminder_tells_integrators_which_one_and_never_the_link() -> None:
     assert payload["type"] == "session_reminder"
     assert payload["data"]["reminder"] == "15m"
     assert "secret-token" not in json.dumps(payload)
+
+
+async def test_the_admin_sees_each_message_s_tries_and_sends_a_dead_one_again(
+    hooks: Hooks, clock: Clock, other_school: SchoolKit
+) -> None:
+    made = await hooks.cancellation(*[Answer(503)] * delivery.MAX_ATTEMPTS)
+    listing = f"{PATH}/{made['id']}/messages"
+    sender = hooks.sender()
+    assert await sender.run_once() == 1
+
+    [first] = (await hooks.school.get(listing))["items"]
+    assert (first["status"], first["attempts"], first["last_status"]) == ("pending", 1, 503)
+    assert first["last_error"] == "answered 503" and first["sent_at"] is None
+    assert first["next_attempt_at"] > first["created_at"]
+    webhook_id = first["webhook_id"]
+    assert webhook_id == hooks.receiver.requests()[0].headers["webhook-id"]
+    for _ in range(delivery.MAX_ATTEMPTS):
+        message = await hooks.message(made)
+        if message.status != "pending":
+            break
+        clock.jump_to(as_utc(message.next_attempt_at))
+        await sender.run_once()
+    [dead] = (await hooks.school.get(listing, params={"status": "dead"}))["items"]
+    assert (dead["webhook_id"], dead["attempts"], dead["next_attempt_at"]) == (
+        webhook_id,
+        delivery.MAX_ATTEMPTS,
+        None,
+    )
+    assert (await hooks.school.get(listing, params={"status": "sent"}))["items"] == []
+    retry = f"{listing}/{webhook_id}/retry"
+    await other_school.post(retry, {}, expect=404)  # another school's subscription: not found
+    await hooks.school.post(f"{listing}/msg_{uuid.uuid4().hex}/retry", {}, expect=404)
+    await hooks.school.post(f"{listing}/not-a-webhook-id/retry", {}, expect=404)
+
+    again = await hooks.school.post(retry, {}, expect=200)
+    assert (again["status"], again["attempts"]) == ("pending", 0)
+    assert await sender.run_once() == 1  # the receiver's script has run out: it answers 200
+
+    last = hooks.receiver.requests()[-1]
+    assert last.headers["webhook-id"] == webhook_id  # the receiver can still drop a repeat
+    [sent] = (await hooks.school.get(listing))["items"]
+    assert (sent["status"], sent["last_status"], sent["last_error"]) == ("sent", 200, None)
+    assert sent["sent_at"] is not None
+    conflict = await hooks.school.api.post(retry, headers=hooks.school.auth)
+    assert conflict.status_code == 409, conflict.text
+    assert "sent" in conflict.json()["detail"]
+
+
+async def test_messages_are_listed_newest_first_a_page_at_a_time(hooks: Hooks) -> None:
+    made = await hooks.subscribe(["session_cancelled"])
+    tests = [
+        (await hooks.school.post(f"{PATH}/{made['id']}/test", {}, expect=202))["webhook_id"]
+        for _ in range(3)
+    ]
+    listing = f"{PATH}/{made['id']}/messages"
+
+    page = await hooks.school.get(listing, params={"limit": 2})
+    rest = await hooks.school.get(listing, params={"limit": 2, "cursor": page["next_cursor"]})
+
+    seen = [m["webhook_id"] for m in page["items"] + rest["items"]]
+    assert seen == tests[::-1] and rest["next_cursor"] is None
+    assert {m["event"] for m in page["items"]} == {"webhook.test"}
+    bad = await hooks.school.api.get(listing, params={"status": "lost"}, headers=hooks.school.auth)
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "status"

@@ -6,11 +6,14 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from services.api.auth.deps import SchoolAdmin
 from services.api.webhooks import service
 from shared.contracts.webhooks import (
+    WebhookMessageOut,
+    WebhookMessagePage,
+    WebhookMessageQuery,
     WebhookSubscriptionIn,
     WebhookSubscriptionOut,
     WebhookSubscriptionUpdate,
@@ -124,3 +127,27 @@ async def rotate_secret(ref: Subscription) -> WebhookSubscriptionWithSecret:
 async def send_test(ref: Subscription) -> WebhookTestQueued:
     """Send a `webhook.test` event to the subscription now."""
     return await service.send_test(ref=ref)
+
+
+@router.get("/{subscription_id}/messages", response_model=WebhookMessagePage, responses=_NOT_FOUND)
+async def list_messages(
+    ref: Subscription, query: Annotated[WebhookMessageQuery, Query()]
+) -> WebhookMessagePage:
+    """The events sent (or on their way) to this subscription, newest first, each with its
+    `webhook-id`, status, tries, the receiver's last answer and when it is tried next; `status`
+    picks one status (`dead`: the ones given up)."""
+    return await service.messages(ref=ref, query=query)
+
+
+@router.post(
+    "/{subscription_id}/messages/{webhook_id}/retry",
+    response_model=WebhookMessageOut,
+    responses={
+        **_NOT_FOUND,
+        409: {"description": "problem+json: not dead, or the subscription is disabled"},
+    },
+)
+async def redeliver_message(ref: Subscription, webhook_id: str) -> WebhookMessageOut:
+    """Send a dead message again, with the same `webhook-id` (the receiver can still drop a
+    repeat) and a fresh run of tries."""
+    return await service.redeliver(ref=ref, webhook_id=webhook_id)

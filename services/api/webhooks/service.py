@@ -7,17 +7,21 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote, urlencode
 
 import httpx
 
 from shared.contracts.webhooks import (
+    WebhookMessageOut,
+    WebhookMessagePage,
+    WebhookMessageQuery,
     WebhookSubscriptionIn,
     WebhookSubscriptionOut,
     WebhookSubscriptionUpdate,
     WebhookSubscriptionWithSecret,
     WebhookTestQueued,
 )
-from shared.problems import DomainError, InvalidInput, NotFound, ServiceUnavailable
+from shared.problems import Conflict, DomainError, InvalidInput, NotFound, ServiceUnavailable
 from shared.service_client import ServiceCallFailed
 
 TARGET = "notifications"
@@ -44,6 +48,8 @@ def _refusal(exc: ServiceCallFailed) -> DomainError:
     problem = exc.problem or {}
     if exc.status == 404:
         return NotFound(str(problem.get("detail") or "no such webhook subscription"))
+    if exc.status == 409:
+        return Conflict(str(problem.get("detail") or "not possible in this state"))
     errors = problem.get("errors") or []
     if exc.status == 422 and errors:
         return InvalidInput(str(errors[0].get("field")), str(errors[0].get("reason")))
@@ -110,3 +116,17 @@ async def send_test(*, ref: SubscriptionRef) -> WebhookTestQueued:
     """Queue a `webhook.test` event to the subscription."""
     response = await _call(ref.app_state, "POST", ref.url("/test"), {})
     return WebhookTestQueued.model_validate(response.json())
+
+
+async def messages(*, ref: SubscriptionRef, query: WebhookMessageQuery) -> WebhookMessagePage:
+    """The subscription's messages and how their tries went, newest first."""
+    params = urlencode(query.model_dump(exclude_none=True))
+    response = await _call(ref.app_state, "GET", ref.url(f"/messages?{params}"))
+    return WebhookMessagePage.model_validate(response.json())
+
+
+async def redeliver(*, ref: SubscriptionRef, webhook_id: str) -> WebhookMessageOut:
+    """Send a dead message again."""
+    path = f"/messages/{quote(webhook_id, safe='')}/retry"
+    response = await _call(ref.app_state, "POST", ref.url(path), {})
+    return WebhookMessageOut.model_validate(response.json())

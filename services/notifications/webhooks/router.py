@@ -6,13 +6,16 @@ import uuid
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from services.notifications.db import DbSession
 from services.notifications.settings import NotificationsSettings
 from services.notifications.webhooks import service
 from services.notifications.webhooks.models import WebhookSubscription
 from shared.contracts.webhooks import (
+    WebhookMessageOut,
+    WebhookMessagePage,
+    WebhookMessageQuery,
     WebhookSubscriptionIn,
     WebhookSubscriptionOut,
     WebhookSubscriptionUpdate,
@@ -112,3 +115,21 @@ async def rotate_secret(
 @router.post("/{subscription_id}/test", status_code=202, response_model=WebhookTestQueued)
 async def send_test(subscription: Subscription, db: DbSession) -> WebhookTestQueued:
     return await service.send_test(db=db, subscription=subscription)
+
+
+@router.get("/{subscription_id}/messages", response_model=WebhookMessagePage)
+async def messages(
+    subscription: Subscription, query: Annotated[WebhookMessageQuery, Query()], db: DbSession
+) -> WebhookMessagePage:
+    return await service.messages_page(db=db, subscription=subscription, query=query)
+
+
+@router.post(
+    "/{subscription_id}/messages/{webhook_id}/retry",
+    response_model=WebhookMessageOut,
+    responses=problem_responses(409),
+)
+async def redeliver(
+    subscription: Subscription, webhook_id: str, db: DbSession
+) -> WebhookMessageOut:
+    return await service.redeliver(db=db, subscription=subscription, webhook_id=webhook_id)

@@ -17,15 +17,19 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from services.notifications.notifications.models import Notification
 from services.notifications.webhooks import destinations, payloads, signing
 from services.notifications.webhooks.models import WebhookMessage, WebhookSubscription
+from shared import cursors
 from shared.contracts.webhooks import (
     WEBHOOK_TEST,
+    WebhookMessageOut,
+    WebhookMessagePage,
+    WebhookMessageQuery,
     WebhookSubscriptionIn,
     WebhookSubscriptionOut,
     WebhookSubscriptionUpdate,
     WebhookSubscriptionWithSecret,
     WebhookTestQueued,
 )
-from shared.problems import InvalidInput, NotFound
+from shared.problems import Conflict, InvalidInput, NotFound
 from shared.secret_box import SecretBox
 from shared.timeutil import as_utc, utcnow
 
@@ -164,6 +168,62 @@ async def send_test(*, db: AsyncSession, subscription: WebhookSubscription) -> W
     db.add(message)
     await db.flush()
     return WebhookTestQueued(webhook_id=message.webhook_id)
+
+
+def message_public(message: WebhookMessage) -> WebhookMessageOut:
+    return WebhookMessageOut(
+        webhook_id=message.webhook_id,
+        event=message.event,
+        status=message.status,  # the column holds only these
+        attempts=message.attempts,
+        last_status=message.last_status,
+        last_error=message.last_error,
+        next_attempt_at=as_utc(message.next_attempt_at) if message.status == "pending" else None,
+        sent_at=as_utc(message.sent_at) if message.sent_at else None,
+        created_at=as_utc(message.created_at),
+    )
+
+
+async def messages_page(
+    *, db: AsyncSession, subscription: WebhookSubscription, query: WebhookMessageQuery
+) -> WebhookMessagePage:
+    """The subscription's messages, newest first (optionally of one status)."""
+    m = WebhookMessage
+    statement = select(m).where(m.subscription_id == subscription.id)
+    if query.status is not None:
+        statement = statement.where(m.status == query.status)
+    rows = await db.exec(
+        statement.where(cursors.older_than(col(m.created_at), col(m.id), query.cursor))
+        .order_by(col(m.created_at).desc(), col(m.id).desc())
+        .limit(query.limit + 1)
+    )
+    shown, next_cursor = cursors.next_page(rows.all(), query.limit, lambda r: (r.created_at, r.id))
+    return WebhookMessagePage(items=[message_public(r) for r in shown], next_cursor=next_cursor)
+
+
+async def redeliver(
+    *, db: AsyncSession, subscription: WebhookSubscription, webhook_id: str
+) -> WebhookMessageOut:
+    """Send a dead message again, with the same `webhook-id` and a fresh run of tries."""
+    prefix, _, hex_id = webhook_id.partition("_")
+    try:
+        message_id = uuid.UUID(hex=hex_id) if prefix == "msg" else None
+    except ValueError:
+        message_id = None
+    message = await db.get(WebhookMessage, message_id) if message_id else None
+    if message is None or message.subscription_id != subscription.id:
+        raise NotFound("no such webhook message for this subscription")
+    if not subscription.enabled:
+        raise Conflict("the subscription is disabled; enable it (PATCH enabled: true) first")
+    if message.status == "dead":
+        message.status, message.attempts = "pending", 0
+        message.next_attempt_at, message.locked_until = utcnow(), None
+        db.add(message)
+        await db.flush()
+    elif message.status != "pending":
+        # A pending one is on its way already (this call repeated): nothing to do.
+        raise Conflict(f"only a dead message can be sent again; this one is {message.status}")
+    return message_public(message)
 
 
 async def announce(
