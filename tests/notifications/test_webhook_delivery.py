@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+import httpx
 import pytest
 from fastapi import FastAPI
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -25,6 +26,7 @@ from services.notifications.worker import Worker
 from shared.timeutil import as_utc, utcnow
 from tests.factories import SchoolKit, eventually
 from tests.notifications.support import Accept, notification_body, recipient
+from tests.notifications.test_delivery_record import samples
 from tests.notifications.webhook_support import (
     Answer,
     Clock,
@@ -493,9 +495,15 @@ def test_a_reminder_tells_integrators_which_one_and_never_the_link() -> None:
     assert "secret-token" not in json.dumps(payload)
 
 
+async def dead_webhooks(notifications: httpx.AsyncClient) -> float:
+    text = (await notifications.get("/metrics")).text
+    return samples(text, "lingkar_webhook_messages")[(("state", "dead"),)]
+
+
 async def test_the_admin_sees_each_message_s_tries_and_sends_a_dead_one_again(
-    hooks: Hooks, clock: Clock, other_school: SchoolKit
+    hooks: Hooks, clock: Clock, other_school: SchoolKit, notifications: httpx.AsyncClient
 ) -> None:
+    dead_before = await dead_webhooks(notifications)
     made = await hooks.cancellation(*[Answer(503)] * delivery.MAX_ATTEMPTS)
     listing = f"{PATH}/{made['id']}/messages"
     sender = hooks.sender()
@@ -520,6 +528,7 @@ async def test_the_admin_sees_each_message_s_tries_and_sends_a_dead_one_again(
         None,
     )
     assert (await hooks.school.get(listing, params={"status": "sent"}))["items"] == []
+    assert await dead_webhooks(notifications) == dead_before + 1  # the operator sees it too
     retry = f"{listing}/{webhook_id}/retry"
     await other_school.post(retry, {}, expect=404)  # another school's subscription: not found
     await hooks.school.post(f"{listing}/msg_{uuid.uuid4().hex}/retry", {}, expect=404)
@@ -527,6 +536,7 @@ async def test_the_admin_sees_each_message_s_tries_and_sends_a_dead_one_again(
 
     again = await hooks.school.post(retry, {}, expect=200)
     assert (again["status"], again["attempts"]) == ("pending", 0)
+    assert await dead_webhooks(notifications) == dead_before
     assert await sender.run_once() == 1  # the receiver's script has run out: it answers 200
 
     last = hooks.receiver.requests()[-1]

@@ -18,10 +18,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from services.notifications.channels import CHANNELS
 from services.notifications.deliveries.models import DeliveryAttempt
 from services.notifications.notifications.models import Delivery
+from services.notifications.webhooks.models import WebhookMessage
 from shared.timeutil import utcnow
 
 log = logging.getLogger("lingkar.metrics")
 OUTCOMES = ("sent", "failed", "dead")
+WEBHOOK_STATES = ("due", "scheduled", "dead")
 
 
 class DeliveryMetrics(Collector):
@@ -31,6 +33,7 @@ class DeliveryMetrics(Collector):
         self.engine = engine
         self.tries: dict[tuple[str, str], int] = {}
         self.depth: dict[tuple[str, str], int] = {}
+        self.webhooks: dict[str, int] = {}
 
     async def refresh(self) -> None:
         """Read the counts; when the database cannot be read, the last ones stay."""
@@ -43,6 +46,7 @@ class DeliveryMetrics(Collector):
                 )
                 self.tries = {(c, o): n for c, o, n in tries.all()}
                 self.depth = await self._depth(db)
+                self.webhooks = await self._webhooks(db)
         except Exception:
             log.warning("delivery metrics not refreshed", exc_info=True)
 
@@ -54,6 +58,20 @@ class DeliveryMetrics(Collector):
             .group_by(col(Delivery.channel), due)
         )
         return {(c, "due" if is_due else "scheduled"): n for c, is_due, n in rows.all()}
+
+    async def _webhooks(self, db: AsyncSession) -> dict[str, int]:
+        """Webhook messages still to send (due now or later) and given up (dead)."""
+        due = col(WebhookMessage.next_attempt_at) <= utcnow()
+        rows = await db.exec(
+            select(WebhookMessage.status, due, func.count())
+            .where(col(WebhookMessage.status).in_(["pending", "dead"]))
+            .group_by(col(WebhookMessage.status), due)
+        )
+        found = dict.fromkeys(WEBHOOK_STATES, 0)
+        for status, is_due, n in rows.all():
+            state = status if status == "dead" else ("due" if is_due else "scheduled")
+            found[state] += n
+        return found
 
     def collect(self) -> Iterator[Metric]:
         tries = CounterMetricFamily(
@@ -74,3 +92,11 @@ class DeliveryMetrics(Collector):
             for state in ("due", "scheduled"):
                 depth.add_metric([channel, state], self.depth.get((channel, state), 0))
         yield depth
+        webhooks = GaugeMetricFamily(
+            "lingkar_webhook_messages",
+            "Webhook messages pending (due now, or scheduled for a retry) and given up (dead)",
+            labels=["state"],
+        )
+        for state in WEBHOOK_STATES:
+            webhooks.add_metric([state], self.webhooks.get(state, 0))
+        yield webhooks
