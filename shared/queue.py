@@ -18,6 +18,8 @@ from sqlalchemy import ColumnElement, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from shared.problems import Conflict
+
 
 class QueueRow(Protocol):
     id: Any
@@ -74,3 +76,16 @@ def backoff(attempt: int, *, base: float = 2.0, cap: float = 3600.0) -> timedelt
     """Exponential backoff with full jitter: the n-th retry waits up to base·2ⁿ, capped."""
     ceiling = min(cap, base * (2 ** max(attempt - 1, 0)))
     return timedelta(seconds=ceiling / 2 + random.uniform(0, ceiling / 2))  # noqa: S311
+
+
+def send_again(row: QueueRow, *, what: str, now: datetime) -> bool:
+    """A dead row back to pending with a fresh run of tries (the worker counts tries against
+    its limit); True if it changed. A pending one is on its way already (the call repeated):
+    False. Anything else (sent, cancelled) is not sent again: `Conflict`."""
+    if row.status == "dead":
+        row.status, row.attempts = "pending", 0
+        row.next_attempt_at, row.locked_until = now, None
+        return True
+    if row.status != "pending":
+        raise Conflict(f"only a dead {what} can be sent again; this one is {row.status}")
+    return False

@@ -12,7 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from services.notifications.deliveries.masking import mask_address, plain_error
 from services.notifications.deliveries.models import DeliveryAttempt
 from services.notifications.notifications.models import Delivery, Notification
-from shared import cursors
+from shared import cursors, queue
 from shared.contracts.notifications import (
     AttemptOut,
     DeadLetter,
@@ -159,14 +159,8 @@ async def retry(*, db: AsyncSession, school_id: uuid.UUID, delivery_id: uuid.UUI
     delivery, notification = found
     if notification.cancelled_at is not None:
         raise Conflict("this notification was called off; it is not sent again")
-    if delivery.status == "dead":
-        # The worker counts tries against the channel's limit: a re-send gets the full run.
-        delivery.status, delivery.attempts = "pending", 0
-        delivery.next_attempt_at, delivery.locked_until = utcnow(), None
+    if queue.send_again(delivery, what="delivery", now=utcnow()):
         db.add(delivery)
         await db.flush()
-    elif delivery.status != "pending":
-        # A pending one is already being sent again (this call repeated): nothing to do.
-        raise Conflict(f"only a dead delivery can be sent again; this one is {delivery.status}")
     history = await _history(db, [delivery])
     return _dead_letter(delivery, notification, history[delivery.id])

@@ -17,7 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from services.notifications.notifications.models import Notification
 from services.notifications.webhooks import destinations, payloads, signing
 from services.notifications.webhooks.models import WebhookMessage, WebhookSubscription
-from shared import cursors
+from shared import cursors, queue
 from shared.contracts.webhooks import (
     WEBHOOK_TEST,
     WebhookMessageOut,
@@ -215,14 +215,9 @@ async def redeliver(
         raise NotFound("no such webhook message for this subscription")
     if not subscription.enabled:
         raise Conflict("the subscription is disabled; enable it (PATCH enabled: true) first")
-    if message.status == "dead":
-        message.status, message.attempts = "pending", 0
-        message.next_attempt_at, message.locked_until = utcnow(), None
+    if queue.send_again(message, what="message", now=utcnow()):
         db.add(message)
         await db.flush()
-    elif message.status != "pending":
-        # A pending one is on its way already (this call repeated): nothing to do.
-        raise Conflict(f"only a dead message can be sent again; this one is {message.status}")
     return message_public(message)
 
 
