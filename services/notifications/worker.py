@@ -182,52 +182,45 @@ class Worker:
     async def _called_off(
         self, db: AsyncSession, delivery: Delivery, notification: Notification
     ) -> bool:
-        """Called off, or about to be: then it is cancelled here and not sent."""
-        if await self._overtaken(db, delivery, notification):
-            await call_off(
-                db=db, notification=notification, people=[delivery.person_id], now=self.clock()
-            )
-            await db.commit()
-            log.info("delivery overtaken by a later time", extra={"delivery": str(delivery.id)})
-            return True
-        if notification.cancelled_at is None and not await self._superseded(db, notification):
-            return False
-        await call_off(db=db, notification=notification, now=self.clock())
+        """Called off, or about to be: then it is cancelled here and not sent.
+
+        A reminder of a time the session no longer has is called off for everyone: a later
+        reschedule or the cancel carries a higher schedule sequence, even if its calling-off
+        has not arrived yet. A message of the session's time held back (a retry) is called off
+        for this person once a later reschedule or the cancel has reached them: sent now, it
+        would arrive after it and put the old time, or a called-off session, back in their
+        calendar."""
+        people: list[uuid.UUID] | None = None  # everyone
+        if notification.cancelled_at is None:
+            later = False
+            if notification.event == Event.session_reminder:
+                later = await self._later_time(db, notification)
+            elif notification.event in SCHEDULE_ANNOUNCEMENTS:
+                later = await self._later_time(db, notification, sent_to=delivery.person_id)
+                people = [delivery.person_id]
+            if not later:
+                return False
+        await call_off(db=db, notification=notification, people=people, now=self.clock())
         await db.commit()
         log.info("scheduled delivery called off", extra={"delivery": str(delivery.id)})
         return True
 
-    async def _overtaken(
-        self, db: AsyncSession, delivery: Delivery, notification: Notification
+    async def _later_time(
+        self, db: AsyncSession, notification: Notification, *, sent_to: uuid.UUID | None = None
     ) -> bool:
-        """A message of the session's time held back (a retry) while a later reschedule or the
-        cancel already reached this person: sent now, it would arrive after it and put the old
-        time, or a called-off session, back in their calendar."""
-        if notification.event not in SCHEDULE_ANNOUNCEMENTS or notification.session_id is None:
+        """The session has a reschedule or the cancel with a higher schedule sequence than
+        this notification's (one already sent to `sent_to`, when given)."""
+        if notification.session_id is None:
             return False
-        later = await db.exec(
-            select(Notification)
-            .join(Delivery, col(Delivery.notification_id) == col(Notification.id))
-            .where(
-                Notification.session_id == notification.session_id,
-                col(Notification.event).in_(SCHEDULE_CHANGES),
-                Delivery.person_id == delivery.person_id,
-                Delivery.status == "sent",
-            )
+        statement = select(Notification).where(
+            Notification.session_id == notification.session_id,
+            col(Notification.event).in_(SCHEDULE_CHANGES),
         )
-        return any(sequence_of(n) > sequence_of(notification) for n in later.all())
-
-    async def _superseded(self, db: AsyncSession, notification: Notification) -> bool:
-        """A reminder of a time the session no longer has: a later reschedule or the cancel
-        carries a higher schedule sequence, even if its calling-off has not arrived yet."""
-        if notification.event != Event.session_reminder or notification.session_id is None:
-            return False
-        later = await db.exec(
-            select(Notification).where(
-                Notification.session_id == notification.session_id,
-                col(Notification.event).in_(SCHEDULE_CHANGES),
-            )
-        )
+        if sent_to is not None:
+            statement = statement.join(
+                Delivery, col(Delivery.notification_id) == col(Notification.id)
+            ).where(Delivery.person_id == sent_to, Delivery.status == "sent")
+        later = await db.exec(statement)
         return any(sequence_of(n) > sequence_of(notification) for n in later.all())
 
     async def _send(
