@@ -12,6 +12,7 @@ import contextlib
 import json
 import logging
 import random
+import ssl
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -89,14 +90,18 @@ class ClientPerHost:
     (shared hosting, a CDN) would otherwise share a TLS connection made, and its certificate
     checked, for the other's name."""
 
-    def __init__(self, stack: contextlib.AsyncExitStack, timeout: httpx.Timeout) -> None:
-        self.stack, self.timeout = stack, timeout
+    def __init__(
+        self, stack: contextlib.AsyncExitStack, timeout: httpx.Timeout, tls: ssl.SSLContext
+    ) -> None:
+        self.stack, self.timeout, self.tls = stack, timeout, tls
         self.clients: dict[str, httpx.AsyncClient] = {}
 
     async def __call__(self, host: str) -> httpx.AsyncClient:
         client = self.clients.get(host)
         if client is None:
-            client = httpx.AsyncClient(timeout=self.timeout, follow_redirects=False)
+            client = httpx.AsyncClient(
+                timeout=self.timeout, follow_redirects=False, verify=self.tls
+            )
             self.clients[host] = await self.stack.enter_async_context(client)
         return client
 
@@ -117,6 +122,8 @@ class WebhookSender:
         self.worker = worker
         self.now = now
         self.box = SecretBox(settings.webhook_secrets_key, what="the webhook secret")
+        # Made once (it reads the CA bundle): every batch's clients share it.
+        self.tls = httpx.create_ssl_context()
 
     async def run_once(self) -> int:
         async with AsyncSession(self.engine, expire_on_commit=False) as db:
@@ -132,7 +139,7 @@ class WebhookSender:
         if ids:
             timeout = httpx.Timeout(self.settings.webhook_timeout_seconds)
             async with contextlib.AsyncExitStack() as stack:
-                http = ClientPerHost(stack, timeout)
+                http = ClientPerHost(stack, timeout, self.tls)
                 for message_id in ids:
                     await self._attempt(http, message_id)
         return len(ids)
