@@ -148,9 +148,8 @@ async def test_the_google_sdk_is_first_imported_off_the_event_loop(
         threads.append(threading.current_thread().name)
         return real(name, package)
 
-    monkeypatch.delitem(
-        sys.modules, registry.GOOGLE_MEET, raising=False
-    )  # as in a process not yet using it
+    # As in a process that has not used Google Meet yet.
+    monkeypatch.delitem(sys.modules, registry.GOOGLE_MEET, raising=False)
     monkeypatch.setattr(registry.importlib, "import_module", recording)
     adapter = await apps["meetings"].state.providers(
         Provider.google_meet, school.school_id, host_email="sari@sekolah.sch.id"
