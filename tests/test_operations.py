@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import io
 import json
 import logging
@@ -246,3 +247,27 @@ async def test_readyz_is_503_when_the_database_is_unreachable(tmp_path: Path) ->
     assert ready.headers["content-type"].startswith(PROBLEM_JSON)
     assert "nobody" not in ready.text  # no connection string in the answer
     assert "Traceback" not in ready.text
+
+
+@pytest.mark.parametrize("freeze", [True, False])
+async def test_a_started_service_moves_its_start_up_objects_out_of_the_collector(
+    tmp_path: Path, freeze: bool
+) -> None:
+    settings = MeetingsSettings(
+        env="test",
+        meetings_database_url=f"sqlite+aiosqlite:///{tmp_path / 'gc.db'}",
+        data_dir=tmp_path,
+        log_level="WARNING",
+        gc_freeze_after_start=freeze,
+    )
+    app = build_service_app(
+        settings, database_url=settings.db_url, migrations_dir=MEETINGS_MIGRATIONS, routers=[]
+    )
+    gc.unfreeze()
+    try:
+        async with app.router.lifespan_context(app):
+            frozen = gc.get_freeze_count()
+    finally:
+        gc.unfreeze()  # the rest of the suite's process collects as usual
+
+    assert (frozen > 10_000) if freeze else (frozen == 0), frozen
