@@ -6,7 +6,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam
 from sqlalchemy import select as core_select
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col, select
@@ -14,7 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.api.auth.principal import Principal
 from services.api.consent.models import Consent, ConsentWithdrawal
-from services.api.db import columns, table
+from services.api.db import PerDatabase, columns, table
 from shared.gate import Signer
 from shared.timeutil import utcnow
 
@@ -50,26 +49,25 @@ async def evidence(
 
 _c, _w = columns(Consent), columns(ConsentWithdrawal)
 # Core, not ORM: the gate reads these on every view of a session, and builds no objects.
-_EVIDENCE = (
-    core_select(
-        _c.id,
-        _c.group_id,
-        _c.student_id,
-        _c.signer,
-        _c.platform,
-        _c.text_version,
-        _c.decision,
-        _c.decided_at,
-        _c.fallback_platform,
-        (_w.id.is_not(None)).label("withdrawn"),
+_EVIDENCE = PerDatabase.build(
+    lambda among: (
+        core_select(
+            _c.id,
+            _c.group_id,
+            _c.student_id,
+            _c.signer,
+            _c.platform,
+            _c.text_version,
+            _c.decision,
+            _c.decided_at,
+            _c.fallback_platform,
+            (_w.id.is_not(None)).label("withdrawn"),
+        )
+        .select_from(table(Consent))
+        .outerjoin(table(ConsentWithdrawal), _w.consent_id == _c.id)
+        .where(among(_c.group_id, "groups"), among(_c.student_id, "students"))
+        .order_by(_c.decided_at.desc())
     )
-    .select_from(table(Consent))
-    .outerjoin(table(ConsentWithdrawal), _w.consent_id == _c.id)
-    .where(
-        _c.group_id.in_(bindparam("groups", expanding=True)),
-        _c.student_id.in_(bindparam("students", expanding=True)),
-    )
-    .order_by(_c.decided_at.desc())
 )
 
 
@@ -83,7 +81,7 @@ async def evidence_of_groups(
     }
     if students:
         rows = await connection.execute(
-            _EVIDENCE, {"groups": list(wanted), "students": list(students)}
+            _EVIDENCE.on(connection), {"groups": list(wanted), "students": list(students)}
         )
         for row in rows:
             per_student = found[row.group_id].get(row.student_id)

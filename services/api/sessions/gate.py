@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -23,7 +23,7 @@ from services.api.consent import service as consent_service
 from services.api.consent.models import ConsentTextVersion
 from services.api.consent.service import Evidence
 from services.api.consent.texts import DEFAULT_VERSION
-from services.api.db import columns, table
+from services.api.db import PerDatabase, columns, table
 from services.api.schools.models import School
 from services.api.sessions.models import (
     Attestation,
@@ -155,7 +155,7 @@ def with_context(*columns: Any) -> Select[Any]:
     )
 
 
-_CONTEXTS = with_context(_s.id).where(_s.id.in_(bindparam("ids", expanding=True)))
+_CONTEXTS = PerDatabase.build(lambda among: with_context(_s.id).where(among(_s.id, "ids")))
 
 _has_guardian = (
     select(columns(Guardianship).id)
@@ -164,12 +164,14 @@ _has_guardian = (
     .label("has_guardian")
 )
 _u, _p = columns(User), columns(SessionParticipant)
-_MEMBERS = (
-    select(_p.session_id, _u.id, _u.name, _u.email, _u.locale, _u.birth_date, _has_guardian)
-    .select_from(table(SessionParticipant))
-    .join(table(User), _u.id == _p.student_id)
-    .where(_p.session_id.in_(bindparam("ids", expanding=True)))
-    .order_by(_u.name, _u.id)
+_MEMBERS = PerDatabase.build(
+    lambda among: (
+        select(_p.session_id, _u.id, _u.name, _u.email, _u.locale, _u.birth_date, _has_guardian)
+        .select_from(table(SessionParticipant))
+        .join(table(User), _u.id == _p.student_id)
+        .where(among(_p.session_id, "ids"))
+        .order_by(_u.name, _u.id)
+    )
 )
 
 
@@ -198,10 +200,10 @@ async def gates_of(
         return {}
     ids = [s.id for s in sessions]
     if contexts is None:
-        rows = (await connection.execute(_CONTEXTS, {"ids": ids})).all()
+        rows = (await connection.execute(_CONTEXTS.on(connection), {"ids": ids})).all()
         contexts = {row.id: row for row in rows}
     members: dict[uuid.UUID, list[Member]] = {i: [] for i in ids}
-    for row in (await connection.execute(_MEMBERS, {"ids": ids})).all():
+    for row in (await connection.execute(_MEMBERS.on(connection), {"ids": ids})).all():
         members[row.session_id].append(
             Member(row.id, row.name, row.email, row.locale, row.birth_date, bool(row.has_guardian))
         )
