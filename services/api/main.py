@@ -18,6 +18,7 @@ from services.api.consent.school_router import router as school_texts_router
 from services.api.consent.tokens import ConsentTokens
 from services.api.groups.router import router as groups_router
 from services.api.notifications.router import router as notifications_router
+from services.api.outbox.metrics import OutboxMetrics
 from services.api.outbox.relay import OutboxRelay
 from services.api.preferences import router as preferences
 from services.api.privacy.router import router as privacy_router
@@ -108,6 +109,9 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         description="Online group guidance for schools: sessions, the ethics gate, consent, "
         "meetings and notifications. Errors are RFC 9457 problem+json.",
     )
+    outbox_metrics = OutboxMetrics(app.state.engine)
+    app.state.metrics.registry.register(outbox_metrics)
+    app.state.metrics.refreshers.append(outbox_metrics.refresh)
     tokens = AccessTokens(
         secret=settings.secret_key.get_secret_value(),
         ttl_seconds=settings.access_token_ttl_seconds,

@@ -12,11 +12,13 @@ import asyncio
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
 from fastapi import FastAPI
-from sqlmodel import col, select
+from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.api.outbox import service as outbox
@@ -29,10 +31,12 @@ from shared.service_client import ServiceCallFailed
 from tests.api.test_gate import adult_session, ready_to_provision
 from tests.api.test_provisioning_races import make_due_now, meetings_unreachable, settle
 from tests.factories import SchoolKit, eventually, grant_consent
+from tests.metrics import samples
 
 RECORDED = "relaytest.record"
 REFUSED_ONCE = "relaytest.refused_once"
 REFUSED = "relaytest.refused"
+FAILING = "relaytest.failing"
 
 
 class Receiver:
@@ -83,6 +87,12 @@ async def _refused_once(message: OutboxMessage, _: Any) -> Sent:
 async def _refused(message: OutboxMessage, _: Any) -> Sent:
     await receiver.receive(message)
     raise ServiceCallFailed("relaytest", "no such thing", status=404)
+
+
+@handles(FAILING)
+async def _failing(message: OutboxMessage, _: Any) -> Sent:
+    await receiver.receive(message)
+    raise ServiceCallFailed("relaytest", "unavailable", status=503)
 
 
 @pytest.fixture
@@ -206,6 +216,69 @@ async def test_a_message_given_up_on_frees_its_lane(
         )
         assert dict(rows.all()) == {f"{run}:refused": "dead", f"{run}:next": "done"}
     assert [k for k in receiver.calls if k.startswith(run)] == [f"{run}:refused", f"{run}:next"]
+
+
+def _outbox_metrics(text: str) -> tuple[dict[tuple[str, str], float], float]:
+    """`lingkar_outbox_messages` by (kind, state), and `lingkar_outbox_oldest_due_seconds`."""
+    counts = {
+        (labels["kind"], labels["state"]): value
+        for (labels, value) in (
+            (dict(key), value) for key, value in samples(text, "lingkar_outbox_messages").items()
+        )
+    }
+    return counts, samples(text, "lingkar_outbox_oldest_due_seconds")[()]
+
+
+async def _set(apps: dict[str, FastAPI], key: str, **values: Any) -> None:
+    async with AsyncSession(apps["api"].state.engine) as db:
+        await db.exec(
+            update(OutboxMessage).where(col(OutboxMessage.idempotency_key) == key).values(**values)
+        )
+        await db.commit()
+
+
+async def test_the_metrics_show_a_lane_held_back_by_a_failing_call_and_a_dead_one(
+    school: SchoolKit, apps: dict[str, FastAPI], relays: list[OutboxRelay], api: httpx.AsyncClient
+) -> None:
+    """What an operator alerts on: the oldest due message's wait grows while its lane is held;
+    a message given up on is counted by its kind."""
+    run = uuid.uuid4().hex[:8]
+    head, held, refused = f"{run}:head", f"{run}:held", f"{run}:refused"
+    before, _ = _outbox_metrics((await api.get("/metrics")).text)
+    await _enqueue(apps, school, FAILING, head, lane := uuid.uuid4())
+    await _enqueue(apps, school, RECORDED, held, lane)
+    await _enqueue(apps, school, REFUSED, refused, uuid.uuid4())
+    _wake(apps, relays)
+    await eventually(lambda: _all_settled(apps, [refused]))
+    await eventually(lambda: _tried(apps, head, times=1))
+    # The head keeps failing (a retry an hour away); its follower has waited an hour.
+    await _set(apps, head, next_attempt_at=datetime.now(UTC) + timedelta(hours=1))
+    await _set(apps, held, next_attempt_at=datetime.now(UTC) - timedelta(hours=1))
+
+    counts, oldest = _outbox_metrics((await api.get("/metrics")).text)
+    assert counts[(REFUSED, "dead")] == before.get((REFUSED, "dead"), 0) + 1
+    assert counts[(FAILING, "scheduled")] == before.get((FAILING, "scheduled"), 0) + 1
+    assert counts[(RECORDED, "due")] >= 1
+    assert oldest >= 3600
+    assert held not in receiver.calls
+
+    # Given up on, the head frees its lane: the follower goes, and nothing waits that long.
+    await _set(apps, head, status="dead", locked_until=None)
+    _wake(apps, relays)
+    await eventually(lambda: _all_settled(apps, [held]))
+    counts, oldest = _outbox_metrics((await api.get("/metrics")).text)
+    assert oldest < 3600
+    assert counts[(FAILING, "dead")] == before.get((FAILING, "dead"), 0) + 1
+    assert counts[(FAILING, "scheduled")] == before.get((FAILING, "scheduled"), 0)
+
+
+async def _tried(apps: dict[str, FastAPI], key: str, *, times: int) -> bool:
+    """Tried at least `times` times, and not being tried right now."""
+    async with AsyncSession(apps["api"].state.engine) as db:
+        message = (
+            await db.exec(select(OutboxMessage).where(OutboxMessage.idempotency_key == key))
+        ).one()
+    return message.attempts >= times and message.locked_until is None
 
 
 async def _admissions(apps: dict[str, FastAPI], session_id: str, person_id: str) -> list[Any]:

@@ -11,7 +11,6 @@ import httpx
 import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from fastapi import FastAPI
-from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -21,6 +20,7 @@ from services.notifications.notifications.models import Delivery, Notification
 from services.notifications.worker import Worker
 from shared.timeutil import utcnow
 from tests.factories import SchoolKit, eventually, notifications_about
+from tests.metrics import samples
 from tests.notifications.support import (
     Accept,
     Inbox,
@@ -243,15 +243,6 @@ async def _history_of(apps: dict[str, FastAPI], delivery_id: uuid.UUID) -> list[
             .order_by(col(DeliveryAttempt.at))
         )
         return list(rows.all())
-
-
-def samples(text: str, name: str) -> dict[tuple[str, ...], float]:
-    found = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name == name:
-                found[tuple(sorted(sample.labels.items()))] = sample.value
-    return found
 
 
 async def test_metrics_count_tries_by_channel_and_outcome_and_the_queue_depth(

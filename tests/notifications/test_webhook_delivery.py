@@ -25,8 +25,8 @@ from services.notifications.webhooks.models import WebhookMessage
 from services.notifications.worker import Worker
 from shared.timeutil import as_utc, utcnow
 from tests.factories import SchoolKit, eventually
+from tests.metrics import samples
 from tests.notifications.support import Accept, notification_body, recipient
-from tests.notifications.test_delivery_record import samples
 from tests.notifications.webhook_support import (
     Answer,
     Clock,
