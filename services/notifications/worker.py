@@ -261,6 +261,7 @@ class Worker:
                 status="unreachable" if exc.unreachable else "dead",
                 reason=reason,
                 unreachable=exc.unreachable,
+                unconfigured=self.settings.unconfigured_channels,
             )
             log.error(
                 "delivery given up",

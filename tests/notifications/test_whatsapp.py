@@ -15,8 +15,10 @@ import pytest
 import respx
 from fastapi import FastAPI
 from pydantic import SecretStr
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.notifications.notifications.models import Delivery
+from services.notifications.notifications.models import Delivery, Notification
 from services.notifications.worker import Worker
 from tests.notifications.support import (
     Accept,
@@ -97,8 +99,7 @@ def member_link_body(person: dict[str, Any], **overrides: Any) -> dict[str, Any]
         [person],
         event="meeting_provisioned_member",
         data=host_data(join_url=JOIN_URL, host_url=None, session_title="Karier"),
-        report_to=recipient(name="Bu Rina"),
-        **overrides,
+        **{"report_to": recipient(name="Bu Rina"), **overrides},
     )
 
 
@@ -422,6 +423,82 @@ async def test_a_status_for_a_message_lingkar_did_not_send_is_ignored(
 
     assert answer.status_code == 200
     assert answer.json() == {"recorded": 0, "duplicates": 0, "ignored": 1}
+
+
+async def report_channels(app: FastAPI, person_id: str) -> list[str]:
+    """The channels of the counselor's "cannot be reached" report about this person, in order."""
+    async with AsyncSession(app.state.engine) as db:
+        [report] = (
+            await db.exec(
+                select(Notification).where(
+                    Notification.event == "contact_unreachable",
+                    col(Notification.idempotency_key).startswith(
+                        f"contact-unreachable:{person_id}:"
+                    ),
+                )
+            )
+        ).all()
+        rows = await db.exec(
+            select(Delivery)
+            .where(Delivery.notification_id == report.id)
+            .order_by(col(Delivery.created_at))
+        )
+        [delivery] = rows.all()  # the first channel; the rest are its fallbacks
+    return [delivery.channel, *(channel for channel, _ in delivery.fallbacks)]
+
+
+def undeliverable_member() -> dict[str, Any]:
+    """A member whose number is new to the service (an unreachable number is reported once)."""
+    return student(phone=f"+62813{uuid.uuid4().int % 10**8:08d}", email="dewi@siswa.example")
+
+
+COUNSELOR_ON_TELEGRAM = {"telegram_chat_id": "551234", "channels": ["telegram", "email"]}
+
+
+async def test_the_counselor_is_told_by_a_channel_this_deployment_has_when_the_worker_gives_up(
+    accept: Accept,
+    apps: dict[str, FastAPI],
+    graph: respx.MockRouter,
+    worker: Worker,
+) -> None:
+    """The worker here has WhatsApp and no Telegram bot: the counselor, who asked for Telegram
+    first, is told by email first; Telegram is left last, where its failure names what's missing."""
+    graph.post(MESSAGES).mock(return_value=error(400, 131026, "Message undeliverable"))
+    person = undeliverable_member()
+    body = member_link_body(person, report_to=recipient(name="Bu Rina", **COUNSELOR_ON_TELEGRAM))
+    await accepted(accept, body)
+
+    assert await worker.run_once() == 1
+
+    assert await report_channels(apps["notifications"], person["person_id"]) == [
+        "email",
+        "telegram",
+    ]
+
+
+@pytest.mark.usefixtures("webhook_secrets")
+async def test_the_counselor_is_told_by_a_channel_this_deployment_has_when_a_status_says_failed(
+    accept: Accept,
+    apps: dict[str, FastAPI],
+    graph: respx.MockRouter,
+    worker: Worker,
+    notifications: httpx.AsyncClient,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    app = apps["notifications"]
+    monkeypatch.setattr(app.state.settings, "telegram_bot_token", None)  # WhatsApp only here
+    graph.post(MESSAGES).mock(return_value=sent("wamid.undeliverable"))
+    person = undeliverable_member()
+    body = member_link_body(person, report_to=recipient(name="Bu Rina", **COUNSELOR_ON_TELEGRAM))
+    await accepted(accept, body)
+    assert await worker.run_once() == 1
+    errors = [{"code": 131026, "title": "Message undeliverable", "message": "Undeliverable"}]
+    status = status_call("wamid.undeliverable", "failed", errors=errors)
+
+    answer = await notifications.post("/webhooks/whatsapp", content=status, headers=signed(status))
+
+    assert answer.status_code == 200, answer.text
+    assert await report_channels(app, person["person_id"]) == ["email", "telegram"]
 
 
 async def test_two_first_saves_of_a_template_at_once_both_succeed_and_keep_one_row(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Collection
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -30,8 +31,12 @@ async def give_up(
     status: str,
     reason: str,
     unreachable: bool,
+    unconfigured: Collection[str],
 ) -> Delivery | None:
-    """End the delivery with `status`, and answer the delivery on the next channel, if any."""
+    """End the delivery with `status`, and answer the delivery on the next channel, if any.
+
+    `unconfigured`: the channels this deployment has not set up, last in the counselor's order
+    when they are told (`service.channels_for`)."""
     delivery.status, delivery.last_error, delivery.locked_until = status, reason[:500], None
     db.add(delivery)
     newly_unreachable = unreachable and await contacts.record(
@@ -39,7 +44,13 @@ async def give_up(
     )
     following = await next_channel(db=db, delivery=delivery, notification=notification)
     if newly_unreachable:
-        await report(db=db, delivery=delivery, notification=notification, following=following)
+        await report(
+            db=db,
+            delivery=delivery,
+            notification=notification,
+            following=following,
+            unconfigured=unconfigured,
+        )
     return following
 
 
@@ -78,6 +89,7 @@ async def report(
     delivery: Delivery,
     notification: Notification,
     following: Delivery | None,
+    unconfigured: Collection[str],
 ) -> None:
     """Tell the session's counselor that this person cannot be reached on this address."""
     if notification.report_to is None:
@@ -98,6 +110,6 @@ async def report(
         },
     )
     try:
-        await service.accept(db=db, request=request)
+        await service.accept(db=db, request=request, unconfigured=unconfigured)
     except DomainError as exc:  # the counselor has no channel either; the status still says it
         log.warning("unreachable contact not reported", extra={"reason": exc.detail})

@@ -83,4 +83,5 @@ async def message_statuses(request: Request, db: DbSession) -> Receipt:
         app_secret=_secret(request, "whatsapp_app_secret"),
         body=await request.body(),  # the signature is over the raw bytes
         signature=request.headers.get("x-hub-signature-256"),
+        unconfigured=request.app.state.settings.unconfigured_channels,
     )

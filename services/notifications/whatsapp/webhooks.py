@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+from collections.abc import Collection
 from datetime import UTC, datetime
 
 from pydantic import ValidationError
@@ -67,9 +68,15 @@ def verify_signature(*, app_secret: str | None, body: bytes, signature: str | No
 
 
 async def receive(
-    *, db: AsyncSession, app_secret: str | None, body: bytes, signature: str | None
+    *,
+    db: AsyncSession,
+    app_secret: str | None,
+    body: bytes,
+    signature: str | None,
+    unconfigured: Collection[str],
 ) -> Receipt:
-    """Check one webhook call and record each message status it carries."""
+    """Check one webhook call and record each message status it carries (`unconfigured`:
+    the channels not set up here, for a fallback's report to the counselor)."""
     verify_signature(app_secret=app_secret, body=body, signature=signature)
     try:
         webhook = StatusWebhook.model_validate_json(body)
@@ -79,13 +86,13 @@ async def receive(
     for entry in webhook.entry:
         for change in entry.changes:
             for status in change.value.statuses:
-                counts[await apply(db=db, status=status)] += 1
+                counts[await apply(db=db, status=status, unconfigured=unconfigured)] += 1
     return Receipt(
         recorded=counts["recorded"], duplicates=counts["duplicate"], ignored=counts["ignored"]
     )
 
 
-async def apply(*, db: AsyncSession, status: MessageStatus) -> str:
+async def apply(*, db: AsyncSession, status: MessageStatus, unconfigured: Collection[str]) -> str:
     """Record one status on its delivery: 'recorded', 'duplicate', or 'ignored'."""
     delivery = (
         await db.exec(
@@ -97,7 +104,7 @@ async def apply(*, db: AsyncSession, status: MessageStatus) -> str:
     if delivery is None or (status.status not in PROGRESS and status.status != "failed"):
         return "ignored"
     if status.status == "failed":
-        return await _failed(db, delivery, status)
+        return await _failed(db, delivery, status, unconfigured)
     if delivery.status != "sent" or PROGRESS[status.status] <= PROGRESS.get(
         delivery.provider_status or "", 0
     ):
@@ -112,7 +119,9 @@ async def apply(*, db: AsyncSession, status: MessageStatus) -> str:
     return "recorded"
 
 
-async def _failed(db: AsyncSession, delivery: Delivery, status: MessageStatus) -> str:
+async def _failed(
+    db: AsyncSession, delivery: Delivery, status: MessageStatus, unconfigured: Collection[str]
+) -> str:
     # Taken in one conditional update, so two copies of the status arriving together end the
     # delivery, and fall back, once.
     taken = await db.exec(
@@ -135,6 +144,7 @@ async def _failed(db: AsyncSession, delivery: Delivery, status: MessageStatus) -
         status="failed",
         reason=reason.strip(),
         unreachable=code == UNDELIVERABLE,
+        unconfigured=unconfigured,
     )
     log.warning(
         "whatsapp message failed",
