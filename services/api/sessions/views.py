@@ -60,7 +60,7 @@ def gate_public(gate: SessionGate, principal: Principal) -> dict[str, Any]:
         "unmet": unmet(gate.unmet),
         "members": [
             {
-                "student_id": m.student.id,
+                "student_id": str(m.student.id),
                 "cleared": m.cleared,
                 "needs_guardian": m.needs_guardian,
                 "missing": unmet(m.missing),
@@ -108,28 +108,30 @@ def _public(session: Mapping[str, Any], gate: SessionGate, principal: Principal)
     meeting = None
     if session["meeting_id"] and session["meeting_provisioned_at"] and session["meeting_provider"]:
         meeting = {
-            "id": session["meeting_id"],
+            "id": str(session["meeting_id"]),
             "provider": session["meeting_provider"],
             "provisioned_at": as_utc(session["meeting_provisioned_at"]),
         }
     return {
+        **{name: str(session[name]) for name in _IDS},
         **{name: session[name] for name in _SHOWN},
         "scheduled_start": as_utc(session["scheduled_start"]).astimezone(
             ZoneInfo(session["timezone"])
         ),
         "created_at": as_utc(session["created_at"]),
         # Every participant is a member of the gate (each is a student of the school).
-        "participant_ids": [m.student.id for m in gate.members],
+        "participant_ids": [str(m.student.id) for m in gate.members],
         "plan": plan.public(gate.plan),
         "gate": gate_public(gate, principal),
         "meeting": meeting,
     }
 
 
+# Ids are written as text here: asyncpg's own UUID type (what PostgreSQL rows hold) costs
+# pydantic-core's JSON writer about 3.7 µs each against 0.06 µs for its text, and a page of
+# the list has about a thousand of them (a sixth of the list's CPU).
+_IDS = ("id", "group_id", "counselor_id")
 _SHOWN = (
-    "id",
-    "group_id",
-    "counselor_id",
     "title",
     "stage",
     "phase",
