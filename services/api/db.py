@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from collections import namedtuple
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import ColumnElement, Select, Table, any_, bindparam
+from sqlalchemy import ColumnElement, CursorResult, Select, Table, any_, bindparam
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import registry
@@ -63,6 +65,22 @@ class PerDatabase:
 
     def on(self, connection: AsyncConnection) -> Select[Any]:
         return self.postgresql if connection.dialect.name == "postgresql" else self.other
+
+
+def plain_rows(result: CursorResult[Any]) -> list[Any]:
+    """The result's rows as named tuples, for code that reads many rows' columns by name.
+
+    Reading a column of SQLAlchemy's `Row` by name costs about 1 µs (2 µs through `_mapping`);
+    of a named tuple, a few hundredths of that, and making one costs about 1 µs. A page of the
+    list reads some ten thousand columns.
+    """
+    shape = _shape(tuple(result.keys()))
+    return [shape._make(row) for row in result]
+
+
+@lru_cache(maxsize=256)
+def _shape(names: tuple[str, ...]) -> Any:
+    return namedtuple("Row", names)
 
 
 def id_field() -> Any:

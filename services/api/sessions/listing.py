@@ -13,7 +13,7 @@ from sqlalchemy import and_, or_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.api.auth.principal import Principal, Role
-from services.api.db import columns, table
+from services.api.db import columns, plain_rows, table
 from services.api.sessions.gate import with_context
 from services.api.sessions.models import GuidanceSession, SessionParticipant
 from services.api.sessions.schemas import SessionFilters
@@ -63,7 +63,7 @@ async def page(
             )
         )
     query = query.order_by(_s.scheduled_start, _s.id).limit(filters.limit + 1)
-    rows = list((await db.execute(query)).all())
+    rows = plain_rows(await db.execute(query))
     more = len(rows) > filters.limit
     rows = rows[: filters.limit]
     return rows, encode_cursor(rows[-1]) if more and rows else None

@@ -18,7 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.api import access
 from services.api.auth.principal import Principal, Role
-from services.api.db import columns
+from services.api.db import columns, plain_rows
 from services.api.sessions import plan
 from services.api.sessions.gate import SessionGate, evaluate_many, gates_of, with_context
 from services.api.sessions.models import GuidanceSession
@@ -76,16 +76,17 @@ async def read(
     *, db: AsyncConnection, principal: Principal, session_id: uuid.UUID
 ) -> dict[str, Any]:
     """The view of one session if the caller may see it; `NotFound` otherwise, whatever why."""
-    row = (await db.execute(_READ, {"id": session_id, "tenant": principal.tenant})).first()
-    if row is None:
+    found = plain_rows(await db.execute(_READ, {"id": session_id, "tenant": principal.tenant}))
+    if not found:
         raise NotFound("no such session")
+    [row] = found
     gate = (await gates_of(db, [row], {row.id: row}))[row.id]
     access.ensure_may_see_session(
         principal,
         counselor_id=row.counselor_id,
         participant_ids={m.student.id for m in gate.members},
     )
-    return _public(row._mapping, gate, principal)
+    return _public(row._asdict(), gate, principal)
 
 
 async def session_public(
@@ -99,9 +100,10 @@ async def session_public(
 async def rows_public(
     *, db: AsyncConnection, principal: Principal, rows: Sequence[Any]
 ) -> list[dict[str, Any]]:
-    """The views of a page of `with_context(*SESSION_COLUMNS)` rows; gates read together."""
+    """The views of a page of `with_context(*SESSION_COLUMNS)` rows (`plain_rows`); gates read
+    together."""
     gates = await gates_of(db, rows, {r.id: r for r in rows})
-    return [_public(r._mapping, gates[r.id], principal) for r in rows]
+    return [_public(r._asdict(), gates[r.id], principal) for r in rows]
 
 
 def _public(session: Mapping[str, Any], gate: SessionGate, principal: Principal) -> dict[str, Any]:
