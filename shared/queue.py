@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import ColumnElement, or_, update
+from sqlalchemy import ColumnElement, func, or_, update
+from sqlalchemy import select as core_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -70,6 +71,26 @@ async def claim_due(
     # overtake the REQUEST it follows.
     taken = set(leased.scalars().all())
     return [row_id for row_id in ids if row_id in taken]
+
+
+async def counts_by_state(
+    session: AsyncSession, model: type[Any], *, now: datetime, by: Sequence[Any] = ()
+) -> dict[tuple[Any, ...], int]:
+    """How many rows are still to do, due now or scheduled for later, and how many were given
+    up on: keyed by the values of the `by` columns, then `due`, `scheduled` or `dead`."""
+    table: Any = model
+    due = table.next_attempt_at <= now
+    connection = await session.connection()  # Core rows: what the counts are read from
+    rows = await connection.execute(
+        core_select(*by, table.status, due, func.count())
+        .where(col(table.status).in_(["pending", "dead"]))
+        .group_by(*by, table.status, due)
+    )
+    found: dict[tuple[Any, ...], int] = {}
+    for *keys, status, is_due, n in rows.all():
+        key = (*keys, "dead" if status == "dead" else "due" if is_due else "scheduled")
+        found[key] = found.get(key, 0) + n
+    return found
 
 
 def backoff(attempt: int, *, base: float = 2.0, cap: float = 3600.0) -> timedelta:

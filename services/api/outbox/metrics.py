@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from typing import Any
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -18,6 +19,7 @@ from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.api.outbox.models import OutboxMessage
+from shared.queue import counts_by_state
 from shared.timeutil import as_utc, utcnow
 
 log = logging.getLogger("lingkar.metrics")
@@ -30,28 +32,20 @@ class OutboxMetrics(Collector):
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
-        self.counts: dict[tuple[str, str], int] = {}
+        self.counts: dict[tuple[Any, ...], int] = {}
         self.oldest_due_seconds = 0.0
 
     async def refresh(self) -> None:
         """Read the counts; when the database cannot be read, the last ones stay."""
         now = utcnow()
-        due = col(OutboxMessage.next_attempt_at) <= now
         try:
             async with AsyncSession(self.engine) as db:
-                rows = await db.exec(
-                    select(OutboxMessage.kind, OutboxMessage.status, due, func.count())
-                    .where(col(OutboxMessage.status).in_(["pending", "dead"]))
-                    .group_by(col(OutboxMessage.kind), col(OutboxMessage.status), due)
-                )
-                counts: dict[tuple[str, str], int] = {}
-                for kind, status, is_due, n in rows.all():
-                    state = status if status == "dead" else ("due" if is_due else "scheduled")
-                    counts[(kind, state)] = counts.get((kind, state), 0) + n
+                counts = await counts_by_state(db, OutboxMessage, now=now, by=[OutboxMessage.kind])
                 oldest = (
                     await db.exec(
                         select(func.min(OutboxMessage.next_attempt_at)).where(
-                            OutboxMessage.status == "pending", due
+                            OutboxMessage.status == "pending",
+                            col(OutboxMessage.next_attempt_at) <= now,
                         )
                     )
                 ).one()

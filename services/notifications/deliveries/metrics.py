@@ -19,6 +19,7 @@ from services.notifications.channels import CHANNELS
 from services.notifications.deliveries.models import DeliveryAttempt
 from services.notifications.notifications.models import Delivery
 from services.notifications.webhooks.models import WebhookMessage
+from shared.queue import counts_by_state
 from shared.timeutil import utcnow
 
 log = logging.getLogger("lingkar.metrics")
@@ -51,27 +52,13 @@ class DeliveryMetrics(Collector):
             log.warning("delivery metrics not refreshed", exc_info=True)
 
     async def _depth(self, db: AsyncSession) -> dict[tuple[str, str], int]:
-        due = col(Delivery.next_attempt_at) <= utcnow()
-        rows = await db.exec(
-            select(Delivery.channel, due, func.count())
-            .where(Delivery.status == "pending")
-            .group_by(col(Delivery.channel), due)
-        )
-        return {(c, "due" if is_due else "scheduled"): n for c, is_due, n in rows.all()}
+        counts = await counts_by_state(db, Delivery, now=utcnow(), by=[Delivery.channel])
+        return {(c, state): n for (c, state), n in counts.items() if state != "dead"}
 
     async def _webhooks(self, db: AsyncSession) -> dict[str, int]:
         """Webhook messages still to send (due now or later) and given up (dead)."""
-        due = col(WebhookMessage.next_attempt_at) <= utcnow()
-        rows = await db.exec(
-            select(WebhookMessage.status, due, func.count())
-            .where(col(WebhookMessage.status).in_(["pending", "dead"]))
-            .group_by(col(WebhookMessage.status), due)
-        )
-        found = dict.fromkeys(WEBHOOK_STATES, 0)
-        for status, is_due, n in rows.all():
-            state = status if status == "dead" else ("due" if is_due else "scheduled")
-            found[state] += n
-        return found
+        counts = await counts_by_state(db, WebhookMessage, now=utcnow())
+        return {state: counts.get((state,), 0) for state in WEBHOOK_STATES}
 
     def collect(self) -> Iterator[Metric]:
         tries = CounterMetricFamily(
