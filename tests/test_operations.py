@@ -126,6 +126,19 @@ class _Lines(logging.Handler):
         return [json.loads(line) for line in self.stream.getvalue().splitlines()]
 
 
+def meetings_settings(
+    tmp_path: Path, database_url: str, *, gc_freeze_after_start: bool = False
+) -> MeetingsSettings:
+    """A meetings service's settings for a single app of these tests."""
+    return MeetingsSettings(
+        env="test",
+        meetings_database_url=database_url,
+        data_dir=tmp_path,
+        log_level="WARNING",
+        gc_freeze_after_start=gc_freeze_after_start,
+    )
+
+
 @pytest.fixture
 async def crashing_app(tmp_path: Path) -> AsyncIterator[FastAPI]:
     """A meetings-like app with one route that fails in a way nobody planned for."""
@@ -135,13 +148,7 @@ async def crashing_app(tmp_path: Path) -> AsyncIterator[FastAPI]:
     async def explode() -> None:
         raise RuntimeError("secret-detail")
 
-    settings = MeetingsSettings(
-        env="test",
-        meetings_database_url=f"sqlite+aiosqlite:///{tmp_path / 'crash.db'}",
-        data_dir=tmp_path,
-        log_level="WARNING",
-        gc_freeze_after_start=False,
-    )
+    settings = meetings_settings(tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'crash.db'}")
     app = build_service_app(
         settings,
         database_url=settings.db_url,
@@ -222,13 +229,7 @@ async def test_the_crashing_app_still_answers_normally_after_the_error(
 
 
 async def test_readyz_is_503_when_the_database_is_unreachable(tmp_path: Path) -> None:
-    settings = MeetingsSettings(
-        env="test",
-        meetings_database_url="postgresql://nobody@127.0.0.1:9/none",
-        data_dir=tmp_path,
-        log_level="WARNING",
-        gc_freeze_after_start=False,
-    )
+    settings = meetings_settings(tmp_path, "postgresql://nobody@127.0.0.1:9/none")
     app = build_service_app(
         settings,
         database_url=settings.db_url,
@@ -253,12 +254,8 @@ async def test_readyz_is_503_when_the_database_is_unreachable(tmp_path: Path) ->
 async def test_a_started_service_moves_its_start_up_objects_out_of_the_collector(
     tmp_path: Path, freeze: bool
 ) -> None:
-    settings = MeetingsSettings(
-        env="test",
-        meetings_database_url=f"sqlite+aiosqlite:///{tmp_path / 'gc.db'}",
-        data_dir=tmp_path,
-        log_level="WARNING",
-        gc_freeze_after_start=freeze,
+    settings = meetings_settings(
+        tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'gc.db'}", gc_freeze_after_start=freeze
     )
     app = build_service_app(
         settings, database_url=settings.db_url, migrations_dir=MEETINGS_MIGRATIONS, routers=[]
