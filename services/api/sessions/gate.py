@@ -204,6 +204,7 @@ async def gates_of(
         contexts = {row.id: row for row in rows}
     members: dict[uuid.UUID, list[Member]] = {i: [] for i in ids}
     found = await connection.execute(_MEMBERS.on(connection), {"ids": ids})
+    # Unpacked in _MEMBERS' column order: a Row's column by name costs about 1 µs.
     for session_id, student_id, name, email, locale, birth_date, guardian in found:
         members[session_id].append(
             Member(student_id, name, email, locale, birth_date, bool(guardian))
