@@ -62,16 +62,35 @@ def reads(stack: Stack, kit: seed.School, plan: Plan, ceiling: wrk.Measured) -> 
     api = stack.url("api")
     rows = []
     if "read" in plan.scenarios:
+        rows += floors(stack, kit, plan, ceiling)
         load = wrk.Load(paths=tuple(f"/v1/sessions/{i}" for i in kit.session_ids), headers=kit.auth)
         got = measure(api, load, plan)
         r = row("GET /v1/sessions/{id}", got, ceiling, ">=40%, p99<=20ms", 0.40)
         r.met = bool(r.met) and got.p99_ms <= 20
         rows.append(r)
     if "list" in plan.scenarios:
+        floor = measure(stack.url("floor"), wrk.Load(paths=("/sessions?limit=50",)), plan)
+        r = row("floor: bare FastAPI + 50 rows, members", floor, ceiling, "", 0)
+        r.met, r.note = None, "raw asyncpg, two statements, no gate: the list's data and no more"
+        rows.append(r)
         load = wrk.Load(paths=("/v1/sessions?limit=50",), headers=kit.auth)
         rows.append(
             row("GET /v1/sessions?limit=50", measure(api, load, plan), ceiling, ">=10%", 0.10)
         )
+    return rows
+
+
+def floors(stack: Stack, kit: seed.School, plan: Plan, ceiling: wrk.Measured) -> list[Row]:
+    """The ceiling plus PostgreSQL: 1 and 3 primary-key reads on a raw asyncpg pool, nothing of
+    Lingkar (bench/floor.py). The fastest a database-backed read can be here."""
+    rows = []
+    for n in (1, 3):
+        paths = tuple(f"/sessions/{i}?statements={n}" for i in kit.session_ids)
+        got = measure(stack.url("floor"), wrk.Load(paths=paths), plan)
+        r = row(f"floor: bare FastAPI + {n} SQL read{'s' * (n > 1)}", got, ceiling, "", 0)
+        r.met = None
+        r.note = "raw asyncpg, no auth, no middleware: the fastest any database read is here"
+        rows.append(r)
     return rows
 
 
@@ -225,7 +244,7 @@ def run(plan: Plan) -> list[Row]:
     try:
         # As the deployment does it: migrations once, then the services start on a current schema.
         migrated = stack.migrate()
-        starts = {name: stack.start(name) for name in (*SERVICES, "ceiling", "zoom")}
+        starts = {name: stack.start(name) for name in (*SERVICES, "ceiling", "floor", "zoom")}
         kit = seed.school(stack, sessions=60)
         ceiling = measure(stack.url("ceiling"), wrk.Load(paths=("/",)), plan)
         rows = [ceiling_row("ceiling GET (bare FastAPI)", ceiling)]

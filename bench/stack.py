@@ -30,6 +30,7 @@ FACTORIES = {
     "meetings": "services.meetings.main:create_app",
     "notifications": "services.notifications.main:create_app",
     "ceiling": "bench.ceiling:create_app",
+    "floor": "bench.floor:create_app",
     "zoom": "bench.fake_zoom:create_app",
 }
 
@@ -93,7 +94,7 @@ class Stack:
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("LINGKAR_")}
-        for name in ("api", "meetings", "notifications", "ceiling", "zoom"):
+        for name in ("api", "meetings", "notifications", "ceiling", "floor", "zoom"):
             self.ports.setdefault(name, free_port())
         env.update(
             {
@@ -155,7 +156,7 @@ class Stack:
         return time.monotonic() - started
 
     def _wait_ready(self, name: str, seconds: float = 60) -> None:
-        path = "/" if name in ("ceiling", "zoom") else "/readyz"
+        path = "/" if name in ("ceiling", "floor", "zoom") else "/readyz"
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             if self.running[name].poll() is not None:

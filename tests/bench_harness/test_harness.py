@@ -6,14 +6,21 @@ No timing is asserted here; `make bench` measures, this only checks the harness 
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 
+import asyncpg
 import httpx
 import pytest
+from sqlalchemy import make_url
 
 from bench import report, wrk
 from bench.ceiling import BODY, create_app
+from bench.floor import create_app as create_floor
 from bench.report import Row
+from services.api.main import MIGRATIONS as API_MIGRATIONS
+from shared.db import create_engine, run_migrations
+from tests.conftest import POSTGRES_URL
 
 
 async def test_the_ceiling_answers_its_constant_body_to_a_get_and_a_post() -> None:
@@ -95,3 +102,66 @@ def test_the_table_puts_each_figure_beside_the_ceiling_with_the_ratio_and_verdic
     saved = json.loads((tmp_path / "latest.json").read_text())
     assert written.parent == tmp_path
     assert saved["rows"][1]["ratio"] == 0.25 and saved["machine"] == {"nproc": 2}
+
+
+async def test_the_database_floor_reads_the_migrated_sessions_and_their_members(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The floor reads the api's real tables (migrated here), so a renamed column fails here,
+    not in the middle of a `make bench`."""
+    name = f"lingkar_floor_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(POSTGRES_URL, timeout=5)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    try:
+        engine = create_engine(url, schema="api")
+        await run_migrations(engine, migrations_dir=API_MIGRATIONS, schema="api")
+        await engine.dispose()
+        first, second, student = await _two_sessions_one_member(url)
+        monkeypatch.setenv("LINGKAR_DATABASE_URL", url)
+        app = create_floor()
+        transport = httpx.ASGITransport(app=app)
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client,
+        ):
+            read = await client.get(f"/sessions/{second}", params={"statements": 3})
+            listed = await client.get("/sessions", params={"limit": 50})
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+    assert read.status_code == 200 and read.json()["id"] == second
+    assert read.json()["title"] == "Sesi 2"
+    items = listed.json()["items"]
+    assert [i["id"] for i in items] == [first, second]  # the list's order: by start time
+    assert [i["members"] for i in items] == [[student], []]
+
+
+async def _two_sessions_one_member(url: str) -> tuple[str, str, str]:
+    """Two sessions a day apart, the first with one member; the foreign keys are not the
+    floor's business, so they are not enforced for these rows."""
+    conn = await asyncpg.connect(url, timeout=5)
+    try:
+        await conn.execute("SET session_replication_role = replica")
+        ids = [str(uuid.uuid4()) for _ in range(3)]
+        for n, session_id in enumerate(ids[:2], start=1):
+            await conn.execute(
+                "INSERT INTO api.guidance_session (id, school_id, group_id, counselor_id, title, "
+                "stage, scheduled_start, duration_minutes, timezone, schedule_sequence, "
+                "created_at, updated_at) VALUES ($1::uuid, $2::uuid, $2::uuid, $2::uuid, $3, "
+                "'pre_preparation', now() + make_interval(days => $4), 60, 'Asia/Jakarta', 0, "
+                "now(), now())",
+                session_id,
+                ids[2],
+                f"Sesi {n}",
+                n,
+            )
+        await conn.execute(
+            "INSERT INTO api.session_participant (session_id, student_id, school_id, admissions) "
+            "VALUES ($1::uuid, $2::uuid, $2::uuid, 0)",
+            ids[0],
+            ids[2],
+        )
+    finally:
+        await conn.close()
+    return ids[0], ids[1], ids[2]
