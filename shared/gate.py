@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from enum import StrEnum
+from functools import lru_cache
 from typing import Protocol
 
 from shared.problems import Unmet
@@ -54,18 +55,25 @@ def member_missing(
     signers = {c.signer for c in covering}
     missing = []
     if Signer.student not in signers:
-        missing.append(
-            Unmet(
-                "student_consent_missing",
-                f"The student's own consent for {platform} "
-                f"(text version {text_version}) is missing.",
-            )
-        )
+        missing.append(_student_consent_missing(platform, text_version))
     if needs_guardian and Signer.guardian not in signers:
-        missing.append(
-            Unmet(
-                "guardian_consent_missing",
-                f"A guardian's consent for {platform} (text version {text_version}) is missing.",
-            )
-        )
+        missing.append(_guardian_consent_missing(platform, text_version))
     return missing
+
+
+# One per platform and text version (a handful), shared: Unmet is immutable, and a page of
+# sessions asks for the same few hundreds of times.
+@lru_cache(maxsize=256)
+def _student_consent_missing(platform: str, text_version: str) -> Unmet:
+    return Unmet(
+        "student_consent_missing",
+        f"The student's own consent for {platform} (text version {text_version}) is missing.",
+    )
+
+
+@lru_cache(maxsize=256)
+def _guardian_consent_missing(platform: str, text_version: str) -> Unmet:
+    return Unmet(
+        "guardian_consent_missing",
+        f"A guardian's consent for {platform} (text version {text_version}) is missing.",
+    )

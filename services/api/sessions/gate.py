@@ -85,7 +85,7 @@ class Member(NamedTuple):
     has_guardian: bool
 
 
-@dataclass
+@dataclass(slots=True)
 class MemberGate:
     student: Member
     needs_guardian: bool
@@ -120,9 +120,19 @@ def age_on(birth_date: date, day: date) -> int:
 
 def needs_guardian(birth_date: date | None, guardian_consent_age: int, on: datetime) -> bool:
     """Under the school's guardian-consent age on the session's day; unknown age counts as minor."""
-    if birth_date is None:
-        return True
-    return age_on(birth_date, as_utc(on).date()) < guardian_consent_age
+    return _minor_on(birth_date, guardian_consent_age, as_utc(on).date())
+
+
+def _minor_on(birth_date: date | None, guardian_consent_age: int, day: date) -> bool:
+    return birth_date is None or age_on(birth_date, day) < guardian_consent_age
+
+
+# Shared, immutable: a page of the list would otherwise make one of each per member.
+PLATFORM_NOT_CHOSEN = Unmet("platform_not_chosen", "No platform has been chosen yet.")
+NO_GUARDIAN_ON_FILE = Unmet(
+    "no_guardian_on_file",
+    "The student is a minor (or their birth date is unknown) and has no guardian on file.",
+)
 
 
 # Each session's context, read with Core (no ORM objects: a read builds none): the school's
@@ -215,14 +225,28 @@ async def gates_of(
     evidence = await consent_service.evidence_of_groups(
         connection, {g: list(v) for g, v in wanted.items()}
     )
+    return _evaluate_page(sessions, contexts, members, evidence)
+
+
+def _evaluate_page(
+    sessions: Sequence[SessionLike],
+    contexts: Mapping[uuid.UUID, Any],
+    members: Mapping[uuid.UUID, list[Member]],
+    evidence: Mapping[uuid.UUID, Mapping[uuid.UUID, list[Evidence]]],
+) -> dict[uuid.UUID, SessionGate]:
+    """The gates of sessions whose records were read: the rules alone, no database."""
     gates = {}
     for session in sessions:
         context = contexts[session.id]
         # The version consent was asked with; before anyone is asked, the school's current one.
         version = session.consent_text_version or context.current_text_version or DEFAULT_VERSION
         per_student = evidence[session.group_id]
+        day = as_utc(session.scheduled_start).date()
+        age, platform = context.guardian_consent_age, session.platform
         gated = [
-            _member(m, context.guardian_consent_age, session, per_student.get(m.id, []), version)
+            _member(
+                m, _minor_on(m.birth_date, age, day), platform, per_student.get(m.id, []), version
+            )
             for m in members[session.id]
         ]
         plan = context if context.plan_session_id is not None else None
@@ -235,31 +259,19 @@ async def gates_of(
 
 def _member(
     student: Member,
-    guardian_consent_age: int,
-    session: SessionLike,
+    minor: bool,
+    platform: str | None,
     evidence: list[Evidence],
     text_version: str,
 ) -> MemberGate:
-    minor = needs_guardian(student.birth_date, guardian_consent_age, session.scheduled_start)
-    member = MemberGate(student=student, needs_guardian=minor, consents=evidence)
-    if session.platform is None:
-        member.missing.append(Unmet("platform_not_chosen", "No platform has been chosen yet."))
-        return member
-    member.missing = member_missing(
-        evidence,
-        platform=session.platform,
-        text_version=text_version,
-        needs_guardian=minor,
+    if platform is None:
+        return MemberGate(student, minor, evidence, [PLATFORM_NOT_CHOSEN])
+    missing = member_missing(
+        evidence, platform=platform, text_version=text_version, needs_guardian=minor
     )
     if minor and not student.has_guardian:
-        member.missing.append(
-            Unmet(
-                "no_guardian_on_file",
-                "The student is a minor (or their birth date is unknown) "
-                "and has no guardian on file.",
-            )
-        )
-    return member
+        missing.append(NO_GUARDIAN_ON_FILE)
+    return MemberGate(student, minor, evidence, missing)
 
 
 def _session_unmet(
