@@ -41,7 +41,10 @@ def build_service_app(
     service = settings.service_name
     configure_logging(service, settings.log_level)
     engine = create_engine(
-        database_url, schema=service, connect_timeout=settings.database_connect_timeout_seconds
+        database_url,
+        schema=service,
+        pool_size=settings.database_pool_size,
+        connect_timeout=settings.database_connect_timeout_seconds,
     )
     metrics = Metrics(service)
 

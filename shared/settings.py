@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar, Literal
 
-from pydantic import SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET_KEY = "dev-insecure-secret-key-change-me-0000000000"  # noqa: S105
@@ -45,6 +45,9 @@ class ServiceSettings(BaseSettings):
     # How long a request waits for a new database connection (PostgreSQL) before it is told
     # 503: an unreachable server costs a request this long, never a hang.
     database_connect_timeout_seconds: float = 5.0
+    # PostgreSQL connections each service process keeps open (and never more): lower it when
+    # many replicas share one server's `max_connections`.
+    database_pool_size: int = Field(default=20, ge=1, le=500)
 
     api_port: int = 8000
     meetings_port: int = 8001

@@ -37,7 +37,7 @@ from shared.app import build_service_app
 from shared.db import create_engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-RELAY_POOL_SIZE = 4  # and as many again in overflow; a delivery holds one only to read and record
+RELAY_POOL_SIZE = 8  # a delivery holds one only to read and record
 log = logging.getLogger("lingkar.api")
 
 

@@ -283,7 +283,7 @@ class Worker:
 async def main() -> None:
     settings = NotificationsSettings()
     configure_logging("notifications-worker", settings.log_level)
-    engine = create_engine(settings.db_url, schema=settings.service_name, pool_size=2)
+    engine = create_engine(settings.db_url, schema=settings.service_name, pool_size=4)
     await run_migrations(engine, migrations_dir=MIGRATIONS, schema=settings.service_name)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

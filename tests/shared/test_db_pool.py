@@ -7,12 +7,13 @@ failure is pinged, and a dead one is replaced before a request is spent on it.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
 import pytest
-from sqlalchemy import exc, text
+from sqlalchemy import event, exc, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared import db as shared_db
@@ -85,3 +86,25 @@ async def test_after_a_failure_the_next_checkout_is_pinged(
     before = len(pings)
     assert await backend_pid(engine_) != first
     assert len(pings) > before
+
+
+async def test_a_burst_past_the_pool_waits_for_kept_connections_and_opens_no_more() -> None:
+    """Overflow connections were closed when handed back, so every burst past the pool paid
+    new connections (and their statements prepared again). Now the pool's are all there is."""
+    engine = shared_db.create_engine(POSTGRES_URL, schema="public", pool_size=3)
+    opened: list[Any] = []
+    event.listen(engine.sync_engine, "connect", lambda connection, _: opened.append(connection))
+
+    async def hold() -> int:
+        async with engine.connect() as connection:
+            pid = (await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+            await asyncio.sleep(0.05)
+            return int(pid)
+
+    try:
+        first = set(await asyncio.gather(*(hold() for _ in range(8))))
+        second = set(await asyncio.gather(*(hold() for _ in range(8))))
+    finally:
+        await engine.dispose()
+    assert len(opened) == 3
+    assert first == second and len(first) == 3  # the same three served both bursts
