@@ -40,6 +40,21 @@ _GROUP = (
     .join(table(School), _school.id == _g.school_id)
     .where(_g.id == bindparam("group_id"), _g.school_id == bindparam("tenant"))
 )
+# Prebuilt, as the other statements here: built per request, the insert's values and its cache
+# key were about a tenth of a create's CPU. Columns not named take the model's defaults.
+_NEW_SESSION_COLUMNS = (
+    "id",
+    "school_id",
+    "group_id",
+    "counselor_id",
+    "title",
+    "scheduled_start",
+    "duration_minutes",
+    "timezone",
+)
+_NEW_SESSION = insert(table(GuidanceSession)).values(
+    {name: bindparam(name) for name in _NEW_SESSION_COLUMNS}
+)
 _m = columns(GroupMember)
 _MEMBERS = insert(table(SessionParticipant)).from_select(
     ["session_id", "student_id", "school_id"],
@@ -60,19 +75,19 @@ async def create(*, db: AsyncSession, principal: Principal, data: SessionCreate)
     access.ensure_may_see_group(principal, group.counselor_id)
     access.ensure_may_run_session(principal, counselor_id=group.counselor_id)
     session_id = uuid.uuid4()
-    # Core, not the ORM: nothing here needs an object, and the other columns take their
-    # defaults from the model.
+    # Core, not the ORM: nothing here needs an object.
     await connection.execute(
-        insert(table(GuidanceSession)).values(
-            id=session_id,
-            school_id=principal.tenant,
-            group_id=group.id,
-            counselor_id=group.counselor_id,
-            title=data.title,
-            scheduled_start=as_utc(data.scheduled_start),
-            duration_minutes=data.duration_minutes,
-            timezone=data.timezone or group.timezone,
-        )
+        _NEW_SESSION,
+        {
+            "id": session_id,
+            "school_id": principal.tenant,
+            "group_id": group.id,
+            "counselor_id": group.counselor_id,
+            "title": data.title,
+            "scheduled_start": as_utc(data.scheduled_start),
+            "duration_minutes": data.duration_minutes,
+            "timezone": data.timezone or group.timezone,
+        },
     )
     # The members' snapshot is copied inside the database: no round trip to read them first.
     await connection.execute(
