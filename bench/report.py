@@ -25,6 +25,9 @@ class Row:
     p95_ms: float | None = None
     p99_ms: float | None = None
     errors: int = 0
+    # CPU per request: the loaded process's and PostgreSQL's, in ms.
+    cpu_ms: float | None = None
+    db_cpu_ms: float | None = None
     goal: str = ""
     met: bool | None = None
     note: str = ""
@@ -42,7 +45,18 @@ def _num(value: float | None, digits: int = 1) -> str:
 
 
 def table(rows: list[Row]) -> str:
-    head = ("scenario", "req/s", "ceiling", "ratio", "p50 ms", "p95 ms", "p99 ms", "err", "goal")
+    head = (
+        "scenario",
+        "req/s",
+        "ceiling",
+        "ratio",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        "cpu ms/req",
+        "err",
+        "goal",
+    )
     lines = [
         (
             r.scenario,
@@ -52,6 +66,7 @@ def table(rows: list[Row]) -> str:
             _num(r.p50_ms, 2),
             _num(r.p95_ms, 2),
             _num(r.p99_ms, 2),
+            _cpu(r),
             str(r.errors),
             f"{r.goal} {_verdict(r.met)}".strip(),
         )
@@ -62,6 +77,14 @@ def table(rows: list[Row]) -> str:
     out += [_line(x, widths) for x in lines]
     out += [f"  {r.scenario}: {r.note}" for r in rows if r.note]
     return "\n".join(out)
+
+
+def _cpu(r: Row) -> str:
+    """The process's CPU per request, plus PostgreSQL's when it did any work."""
+    if r.cpu_ms is None:
+        return "-"
+    db = f" + {r.db_cpu_ms:.2f} db" if r.db_cpu_ms and r.db_cpu_ms >= 0.005 else ""
+    return f"{r.cpu_ms:.2f}{db}"
 
 
 def _verdict(met: bool | None) -> str:

@@ -13,12 +13,19 @@ import argparse
 import json
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from bench import consent, mail, report, seed, wrk
 from bench.report import Row
-from bench.stack import Stack, create_database, drop_database, free_port
+from bench.stack import (
+    Stack,
+    cpu_seconds,
+    create_database,
+    drop_database,
+    free_port,
+    postgres_cpu_seconds,
+)
 
 SCENARIOS = ("read", "list", "create", "notifications", "consent", "scale")
 SERVICES = ("api", "meetings", "notifications")
@@ -34,9 +41,17 @@ class Plan:
     keep: bool
 
 
-def measure(url: str, load: wrk.Load, plan: Plan) -> wrk.Measured:
+def measure(stack: Stack, name: str, load: wrk.Load, plan: Plan) -> wrk.Measured:
+    """Load the process `name` of the stack; what wrk saw, and the CPU each request cost it and
+    PostgreSQL (a steadier figure than throughput on a shared machine)."""
+    url = stack.url(name)
     wrk.run(url, load, connections=plan.connections, seconds=1)  # warm up: imports, pools, caches
-    return wrk.run(url, load, connections=plan.connections, seconds=plan.seconds)
+    pid = stack.running[name].pid
+    before, db_before = cpu_seconds(pid), postgres_cpu_seconds()
+    got = wrk.run(url, load, connections=plan.connections, seconds=plan.seconds)
+    spent, db_spent = cpu_seconds(pid) - before, postgres_cpu_seconds() - db_before
+    per_request = 1000 / max(got.requests, 1)
+    return replace(got, cpu_ms=spent * per_request, db_cpu_ms=db_spent * per_request)
 
 
 def ceiling_row(name: str, got: wrk.Measured) -> Row:
@@ -47,6 +62,8 @@ def ceiling_row(name: str, got: wrk.Measured) -> Row:
         p95_ms=got.p95_ms,
         p99_ms=got.p99_ms,
         errors=got.errors,
+        cpu_ms=got.cpu_ms,
+        db_cpu_ms=got.db_cpu_ms,
     )
 
 
@@ -59,23 +76,28 @@ def row(name: str, got: wrk.Measured, ceiling: wrk.Measured, goal: str, share: f
 
 
 def reads(stack: Stack, kit: seed.School, plan: Plan, ceiling: wrk.Measured) -> list[Row]:
-    api = stack.url("api")
     rows = []
     if "read" in plan.scenarios:
         rows += floors(stack, kit, plan, ceiling)
         load = wrk.Load(paths=tuple(f"/v1/sessions/{i}" for i in kit.session_ids), headers=kit.auth)
-        got = measure(api, load, plan)
+        got = measure(stack, "api", load, plan)
         r = row("GET /v1/sessions/{id}", got, ceiling, ">=40%, p99<=20ms", 0.40)
         r.met = bool(r.met) and got.p99_ms <= 20
         rows.append(r)
     if "list" in plan.scenarios:
-        floor = measure(stack.url("floor"), wrk.Load(paths=("/sessions?limit=50",)), plan)
+        floor = measure(stack, "floor", wrk.Load(paths=("/sessions?limit=50",)), plan)
         r = row("floor: bare FastAPI + 50 rows, members", floor, ceiling, "", 0)
         r.met, r.note = None, "raw asyncpg, two statements, no gate: the list's data and no more"
         rows.append(r)
         load = wrk.Load(paths=("/v1/sessions?limit=50",), headers=kit.auth)
         rows.append(
-            row("GET /v1/sessions?limit=50", measure(api, load, plan), ceiling, ">=10%", 0.10)
+            row(
+                "GET /v1/sessions?limit=50",
+                measure(stack, "api", load, plan),
+                ceiling,
+                ">=10%",
+                0.10,
+            )
         )
     return rows
 
@@ -86,7 +108,7 @@ def floors(stack: Stack, kit: seed.School, plan: Plan, ceiling: wrk.Measured) ->
     rows = []
     for n in (1, 3):
         paths = tuple(f"/sessions/{i}?statements={n}" for i in kit.session_ids)
-        got = measure(stack.url("floor"), wrk.Load(paths=paths), plan)
+        got = measure(stack, "floor", wrk.Load(paths=paths), plan)
         r = row(f"floor: bare FastAPI + {n} SQL read{'s' * (n > 1)}", got, ceiling, "", 0)
         r.met = None
         r.note = "raw asyncpg, no auth, no middleware: the fastest any database read is here"
@@ -101,7 +123,7 @@ def create(stack: Stack, kit: seed.School, plan: Plan, ceiling_post: wrk.Measure
         headers=(*kit.auth, ("Content-Type", "application/json")),
         body=json.dumps(seed.session_body(kit.group_id)),
     )
-    got = measure(stack.url("api"), load, plan)
+    got = measure(stack, "api", load, plan)
     r = row("POST /v1/sessions", got, ceiling_post, ">=15%", 0.15)
     r.note = "beside the ceiling's POST of a JSON body"
     return r
@@ -166,14 +188,14 @@ def scale(stack: Stack, kit: seed.School, plan: Plan) -> list[Row]:
     for total in (10_000, plan.big):
         took = seed.grow(stack, kit, total=total)
         print(f"  {total:,} sessions stored (seeding took {took:.1f}s)", flush=True)
-        ceiling = measure(stack.url("ceiling"), wrk.Load(paths=("/",)), plan)
+        ceiling = measure(stack, "ceiling", wrk.Load(paths=("/",)), plan)
         ids = seed.sample_ids(stack, kit)
         sampled = wrk.Load(paths=tuple(f"/v1/sessions/{i}" for i in ids), headers=kit.auth)
         listed = wrk.Load(paths=("/v1/sessions?limit=50",), headers=kit.auth)
         for name, load in (("read", sampled), ("list", listed)):
             r = row(
                 f"{name} @ {total:,} sessions",
-                measure(stack.url("api"), load, plan),
+                measure(stack, "api", load, plan),
                 ceiling,
                 "",
                 0,
@@ -246,7 +268,7 @@ def run(plan: Plan) -> list[Row]:
         migrated = stack.migrate()
         starts = {name: stack.start(name) for name in (*SERVICES, "ceiling", "floor", "zoom")}
         kit = seed.school(stack, sessions=60)
-        ceiling = measure(stack.url("ceiling"), wrk.Load(paths=("/",)), plan)
+        ceiling = measure(stack, "ceiling", wrk.Load(paths=("/",)), plan)
         rows = [ceiling_row("ceiling GET (bare FastAPI)", ceiling)]
         rows += reads(stack, kit, plan, ceiling)
         if "create" in plan.scenarios:
@@ -256,7 +278,7 @@ def run(plan: Plan) -> list[Row]:
                 headers=(("Content-Type", "application/json"),),
                 body=json.dumps(seed.session_body(kit.group_id)),
             )
-            ceiling_post = measure(stack.url("ceiling"), post, plan)
+            ceiling_post = measure(stack, "ceiling", post, plan)
             rows.append(ceiling_row("ceiling POST (bare FastAPI)", ceiling_post))
             rows.append(create(stack, kit, plan, ceiling_post))
         if "notifications" in plan.scenarios:

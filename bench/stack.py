@@ -79,6 +79,27 @@ def uvicorn_command(factory: str, port: int) -> list[str]:
     ]
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_cpu_seconds() -> float:
+    """CPU used so far by every PostgreSQL process on the machine: the server's backends serve
+    our services, but on a shared machine other clients' work counts here too."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if (entry / "comm").read_text().startswith("postgres"):
+                total += cpu_seconds(int(entry.name))
+        except OSError:  # it ended while we looked
+            continue
+    return total
+
+
 @dataclass
 class Stack:
     database: str

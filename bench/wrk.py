@@ -55,6 +55,10 @@ class Measured:
     p95_ms: float
     p99_ms: float
     max_ms: float
+    # CPU per request, when the caller measured it (`bench.run.measure`): the loaded process's,
+    # and PostgreSQL's (every postgres process of the machine).
+    cpu_ms: float | None = None
+    db_cpu_ms: float | None = None
 
     @property
     def rps(self) -> float:

@@ -6,6 +6,8 @@ No timing is asserted here; `make bench` measures, this only checks the harness 
 from __future__ import annotations
 
 import json
+import os
+import time
 import uuid
 from pathlib import Path
 
@@ -14,7 +16,7 @@ import httpx
 import pytest
 from sqlalchemy import make_url
 
-from bench import report, wrk
+from bench import report, stack, wrk
 from bench.ceiling import BODY, create_app
 from bench.floor import create_app as create_floor
 from bench.report import Row
@@ -87,6 +89,8 @@ def test_the_table_puts_each_figure_beside_the_ceiling_with_the_ratio_and_verdic
             p50_ms=10.0,
             p95_ms=15.0,
             p99_ms=30.0,
+            cpu_ms=1.284,
+            db_cpu_ms=0.4,
             goal=">=40%",
             met=False,
             note="p99 over 20 ms",
@@ -95,6 +99,7 @@ def test_the_table_puts_each_figure_beside_the_ceiling_with_the_ratio_and_verdic
     text = report.table(rows)
     line = next(x for x in text.splitlines() if x.startswith("GET /v1/sessions/{id}"))
     assert "1,000.0" in line and "4,000.0" in line and "25.0%" in line and "NOT MET" in line
+    assert "1.28 + 0.40 db" in line
     assert "GET /v1/sessions/{id}: p99 over 20 ms" in text
 
     monkeypatch.setattr(report, "RESULTS", tmp_path)
@@ -102,6 +107,16 @@ def test_the_table_puts_each_figure_beside_the_ceiling_with_the_ratio_and_verdic
     saved = json.loads((tmp_path / "latest.json").read_text())
     assert written.parent == tmp_path
     assert saved["rows"][1]["ratio"] == 0.25 and saved["machine"] == {"nproc": 2}
+
+
+def test_cpu_is_read_from_the_process_table_and_grows_with_work() -> None:
+    """The bench's CPU per request is told by /proc; a busy loop must show in it."""
+    before = stack.cpu_seconds(os.getpid())
+    deadline = time.process_time() + 0.3
+    while time.process_time() < deadline:
+        pass
+    assert stack.cpu_seconds(os.getpid()) - before >= 0.2
+    assert stack.postgres_cpu_seconds() > 0  # the server of make test has done some work
 
 
 async def test_the_database_floor_reads_the_migrated_sessions_and_their_members(
