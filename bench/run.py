@@ -78,42 +78,32 @@ def row(name: str, got: wrk.Measured, ceiling: wrk.Measured, goal: str, share: f
 def reads(stack: Stack, kit: seed.School, plan: Plan, ceiling: wrk.Measured) -> list[Row]:
     rows = []
     if "read" in plan.scenarios:
-        rows += floors(stack, kit, plan, ceiling)
+        for n in (1, 3):
+            paths = tuple(f"/sessions/{i}?statements={n}" for i in kit.session_ids)
+            name = f"floor: bare FastAPI + {n} SQL read{'s' * (n > 1)}"
+            rows.append(floor(stack, plan, ceiling, name, paths, "no auth, no middleware"))
         load = wrk.Load(paths=tuple(f"/v1/sessions/{i}" for i in kit.session_ids), headers=kit.auth)
         got = measure(stack, "api", load, plan)
         r = row("GET /v1/sessions/{id}", got, ceiling, ">=40%, p99<=20ms", 0.40)
         r.met = bool(r.met) and got.p99_ms <= 20
         rows.append(r)
     if "list" in plan.scenarios:
-        floor = measure(stack, "floor", wrk.Load(paths=("/sessions?limit=50",)), plan)
-        r = row("floor: bare FastAPI + 50 rows, members", floor, ceiling, "", 0)
-        r.met, r.note = None, "raw asyncpg, two statements, no gate: the list's data and no more"
-        rows.append(r)
+        name, paths = "floor: bare FastAPI + 50 rows, members", ("/sessions?limit=50",)
+        rows.append(floor(stack, plan, ceiling, name, paths, "two statements, no gate"))
         load = wrk.Load(paths=("/v1/sessions?limit=50",), headers=kit.auth)
-        rows.append(
-            row(
-                "GET /v1/sessions?limit=50",
-                measure(stack, "api", load, plan),
-                ceiling,
-                ">=10%",
-                0.10,
-            )
-        )
+        got = measure(stack, "api", load, plan)
+        rows.append(row("GET /v1/sessions?limit=50", got, ceiling, ">=10%", 0.10))
     return rows
 
 
-def floors(stack: Stack, kit: seed.School, plan: Plan, ceiling: wrk.Measured) -> list[Row]:
-    """The ceiling plus PostgreSQL: 1 and 3 primary-key reads on a raw asyncpg pool, nothing of
-    Lingkar (bench/floor.py). The fastest a database-backed read can be here."""
-    rows = []
-    for n in (1, 3):
-        paths = tuple(f"/sessions/{i}?statements={n}" for i in kit.session_ids)
-        got = measure(stack, "floor", wrk.Load(paths=paths), plan)
-        r = row(f"floor: bare FastAPI + {n} SQL read{'s' * (n > 1)}", got, ceiling, "", 0)
-        r.met = None
-        r.note = "raw asyncpg, no auth, no middleware: the fastest any database read is here"
-        rows.append(r)
-    return rows
+def floor(
+    stack: Stack, plan: Plan, ceiling: wrk.Measured, name: str, paths: tuple[str, ...], how: str
+) -> Row:
+    """The ceiling plus PostgreSQL on a raw asyncpg pool and nothing of Lingkar
+    (bench/floor.py): the fastest a database-backed answer can be here."""
+    r = row(name, measure(stack, "floor", wrk.Load(paths=paths), plan), ceiling, "", 0)
+    r.met, r.note = None, f"raw asyncpg, {how}: the fastest such an answer is here"
+    return r
 
 
 def create(stack: Stack, kit: seed.School, plan: Plan, ceiling_post: wrk.Measured) -> Row:
