@@ -42,8 +42,9 @@ class ServiceSettings(BaseSettings):
     # One URL for all three services (each gets its own PostgreSQL schema) unless a service has
     # its own `LINGKAR_<SERVICE>_DATABASE_URL`; without either, a SQLite file under `data_dir`.
     database_url: str | None = None
-    # How long a request waits for a new database connection (PostgreSQL) before it is told
-    # 503: an unreachable server costs a request this long, never a hang.
+    # How long a request waits for a database connection (PostgreSQL), a new one or a free one
+    # of the pool, before it is told 503: an unreachable server or a pool kept busy costs a
+    # request this long, never a hang.
     database_connect_timeout_seconds: float = 5.0
     # PostgreSQL connections each service process keeps open (and never more): lower it when
     # many replicas share one server's `max_connections`.

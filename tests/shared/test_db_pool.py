@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -16,6 +17,8 @@ import pytest
 from sqlalchemy import event, exc, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.meetings.main import create_app as create_meetings
+from services.meetings.settings import MeetingsSettings
 from shared import db as shared_db
 from tests.conftest import POSTGRES_URL
 
@@ -108,3 +111,21 @@ async def test_a_burst_past_the_pool_waits_for_kept_connections_and_opens_no_mor
         await engine.dispose()
     assert len(opened) == 3
     assert first == second and len(first) == 3  # the same three served both bursts
+
+
+async def test_a_services_pool_is_the_size_its_setting_says(tmp_path: Path) -> None:
+    """LINGKAR_DATABASE_POOL_SIZE is what the deployment's connection sums rest on."""
+    settings = MeetingsSettings(
+        env="test",
+        meetings_database_url=POSTGRES_URL,
+        data_dir=tmp_path,
+        log_level="WARNING",
+        database_pool_size=7,
+    )
+    app = create_meetings(settings)
+    try:
+        pool = app.state.engine.sync_engine.pool
+        assert pool.size() == 7
+        assert pool._max_overflow == 0  # no pool API tells the overflow allowed
+    finally:
+        await app.state.engine.dispose()
