@@ -17,10 +17,10 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Annotated, Any
 
 import asyncpg
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Query, Request
 
 _ROW = (
     "SELECT id::text, title, stage, scheduled_start, duration_minutes "
@@ -55,7 +55,9 @@ def create_app() -> FastAPI:
         return {"status": "ok"}
 
     @app.get("/sessions/{session_id}")
-    async def session(session_id: str, request: Request, statements: int = 1) -> dict[str, Any]:
+    async def session(
+        session_id: str, request: Request, statements: Annotated[int, Query(ge=1, le=10)] = 1
+    ) -> dict[str, Any]:
         async with request.app.state.pool.acquire() as conn:
             for _ in range(statements):
                 row = await conn.fetchrow(_ROW, session_id)

@@ -125,8 +125,15 @@ def machine() -> dict[str, Any]:
     }
 
 
-def write(rows: list[Row], *, settings: dict[str, Any], machine_info: dict[str, Any]) -> Path:
-    """bench/results/<time>.json and latest.json; returns the first."""
+def write(
+    rows: list[Row],
+    *,
+    settings: dict[str, Any],
+    machine_info: dict[str, Any],
+    latest: str = "latest.json",
+) -> Path:
+    """bench/results/<time>.json and `latest` (latest.json, or million.json for a --million
+    run, so it never replaces the full run); returns the first."""
     RESULTS.mkdir(exist_ok=True)
     stamp = datetime.now(UTC)
     document = {
@@ -138,5 +145,5 @@ def write(rows: list[Row], *, settings: dict[str, Any], machine_info: dict[str, 
     path = RESULTS / f"{stamp:%Y%m%dT%H%M%SZ}.json"
     text = json.dumps(document, indent=2) + "\n"
     path.write_text(text)
-    (RESULTS / "latest.json").write_text(text)
+    (RESULTS / latest).write_text(text)
     return path

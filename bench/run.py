@@ -311,10 +311,14 @@ def main(argv: list[str] | None = None) -> int:
     rows = run(plan)
     print()
     print(report.table(rows))
+    latest = "million.json" if args.million else "latest.json"
     path = report.write(
-        rows, settings={**plan.__dict__, "scenarios": list(chosen)}, machine_info=machine
+        rows,
+        settings={**plan.__dict__, "scenarios": list(chosen)},
+        machine_info=machine,
+        latest=latest,
     )
-    print(f"\nmachine: {machine}\nwritten: {path} (and bench/results/latest.json)")
+    print(f"\nmachine: {machine}\nwritten: {path} (and bench/results/{latest})")
     return 0
 
 

@@ -108,6 +108,11 @@ def test_the_table_puts_each_figure_beside_the_ceiling_with_the_ratio_and_verdic
     assert written.parent == tmp_path
     assert saved["rows"][1]["ratio"] == 0.25 and saved["machine"] == {"nproc": 2}
 
+    # A --million run keeps its own file: the full run's latest.json stays as it was.
+    report.write(rows[:1], settings={"big": 1_000_000}, machine_info={}, latest="million.json")
+    assert json.loads((tmp_path / "latest.json").read_text()) == saved
+    assert json.loads((tmp_path / "million.json").read_text())["settings"] == {"big": 1_000_000}
+
 
 def test_cpu_is_read_from_the_process_table_and_grows_with_work() -> None:
     """The bench's CPU per request is told by /proc; a busy loop must show in it."""
@@ -142,6 +147,7 @@ async def test_the_database_floor_reads_the_migrated_sessions_and_their_members(
         ):
             read = await client.get(f"/sessions/{second}", params={"statements": 3})
             listed = await client.get("/sessions", params={"limit": 50})
+            none = await client.get(f"/sessions/{second}", params={"statements": 0})
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
@@ -150,6 +156,7 @@ async def test_the_database_floor_reads_the_migrated_sessions_and_their_members(
     items = listed.json()["items"]
     assert [i["id"] for i in items] == [first, second]  # the list's order: by start time
     assert [i["members"] for i in items] == [[student], []]
+    assert none.status_code == 422  # at least one read, or there is no row to answer
 
 
 async def _two_sessions_one_member(url: str) -> tuple[str, str, str]:
