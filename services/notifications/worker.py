@@ -25,6 +25,8 @@ import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
+from sqlalchemy import bindparam
+from sqlalchemy import select as core_select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -46,6 +48,15 @@ from shared.timeutil import utcnow
 
 log = logging.getLogger("lingkar.worker")
 SCHEDULE_CHANGES = (Event.session_rescheduled.value, Event.session_cancelled.value)
+# The data of a session's reschedules and cancel (all, or those already sent to a person),
+# prebuilt: the worker asks once per message that carries the session's time.
+_CHANGES = core_select(col(Notification.data)).where(
+    col(Notification.session_id) == bindparam("session_id"),
+    col(Notification.event).in_(SCHEDULE_CHANGES),
+)
+_CHANGES_SENT_TO = _CHANGES.join(
+    Delivery, col(Delivery.notification_id) == col(Notification.id)
+).where(col(Delivery.person_id) == bindparam("person_id"), col(Delivery.status) == "sent")
 # Messages that tell a person the session's time (and carry a REQUEST invite by email).
 SCHEDULE_ANNOUNCEMENTS = (
     Event.meeting_provisioned_member.value,
@@ -212,16 +223,14 @@ class Worker:
         this notification's (one already sent to `sent_to`, when given)."""
         if notification.session_id is None:
             return False
-        statement = select(Notification).where(
-            Notification.session_id == notification.session_id,
-            col(Notification.event).in_(SCHEDULE_CHANGES),
-        )
-        if sent_to is not None:
-            statement = statement.join(
-                Delivery, col(Delivery.notification_id) == col(Notification.id)
-            ).where(Delivery.person_id == sent_to, Delivery.status == "sent")
-        later = await db.exec(statement)
-        return any(sequence_of(n) > sequence_of(notification) for n in later.all())
+        connection = await db.connection()  # the transaction holding the delivery's lock
+        if sent_to is None:
+            found = await connection.execute(_CHANGES, {"session_id": notification.session_id})
+        else:
+            params = {"session_id": notification.session_id, "person_id": sent_to}
+            found = await connection.execute(_CHANGES_SENT_TO, params)
+        mine = sequence_of(notification)
+        return any(int(data.get("schedule_sequence") or 0) > mine for (data,) in found)
 
     async def _send(
         self, db: AsyncSession, channel: Channel, delivery: Delivery, notification: Notification
