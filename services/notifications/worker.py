@@ -170,14 +170,19 @@ class Worker:
         statement, not locked), if it is still this worker's to send."""
         # The row lock lasts through the send and the record of its outcome, so a worker whose
         # lease ran out mid-batch and one that has claimed the row since never both send it
-        # (PostgreSQL; SQLite runs a single worker). A row locked now is another worker's send.
-        # Only the delivery's row: the notification's other deliveries are other workers'.
+        # (PostgreSQL; SQLite runs a single worker). A row locked now is waited for, not
+        # skipped: besides another worker's send (then it is theirs once they commit, as
+        # `locked_by` says), another worker's claim locks it for an instant whenever its
+        # FOR UPDATE SKIP LOCKED reads the row as due from before our lease and PostgreSQL's
+        # recheck then drops it. Skipping it then left the row leased here and unsent until the
+        # lease ran out: two minutes late. This is the transaction's first lock, so it can be
+        # part of no deadlock. Only the delivery's row: the notification's are other workers'.
         found = (
             await db.exec(
                 select(Delivery, Notification)
                 .join(Notification, col(Notification.id) == col(Delivery.notification_id))
                 .where(Delivery.id == delivery_id)
-                .with_for_update(of=Delivery, skip_locked=True)
+                .with_for_update(of=Delivery)
             )
         ).first()
         if found is None or found[0].locked_by != self.name:

@@ -212,3 +212,40 @@ async def test_a_claimer_overtaken_between_its_select_and_its_update_does_not_le
     assert len(holders) == 1, claims
     [holder] = holders
     assert (await leases_of(engine, delivery.id))[delivery.id][0] == holder
+
+
+async def test_a_leased_delivery_briefly_locked_by_another_claim_is_still_sent_at_once(
+    accept: Accept,
+    apps: dict[str, FastAPI],
+    smtp_server: SmtpServer,
+    make_worker: Callable[..., Worker],
+) -> None:
+    """On PostgreSQL another worker's claim can lock a row for an instant after this worker
+    leased it (its FOR UPDATE SKIP LOCKED read the row as due, then the recheck dropped it).
+    The worker used to skip a locked row as another's send, and it waited out the lease:
+    minutes late. It now waits for the lock and sends."""
+    answer = await accept(notification_body([recipient()]))
+    assert answer.status_code == 202, answer.text
+    worker = make_worker(smtp_server.port)
+    [delivery_id] = await worker.claim()
+    engine = apps["notifications"].state.engine
+    locked, release = asyncio.Event(), asyncio.Event()
+
+    async def other_claim() -> None:
+        async with AsyncSession(engine) as db:
+            await db.exec(select(Delivery.id).where(Delivery.id == delivery_id).with_for_update())
+            locked.set()
+            await release.wait()
+            await db.rollback()
+
+    holder = asyncio.create_task(other_claim())
+    await locked.wait()
+    sending = asyncio.create_task(worker.deliver(delivery_id))
+    await asyncio.sleep(0.2)  # the worker is at the lock now (on PostgreSQL)
+    release.set()
+    await asyncio.gather(holder, sending)
+    await worker.connections.end_batch()
+
+    [row] = await deliveries_of(apps["notifications"], answer.json()["id"])
+    assert (row.status, row.attempts) == ("sent", 1)
+    assert len(smtp_server.envelopes) == 1
