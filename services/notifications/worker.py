@@ -35,7 +35,7 @@ from services.notifications.channels import CHANNELS, Channel, Connections, Deli
 from services.notifications.deliveries.service import attempt_of
 from services.notifications.main import MIGRATIONS
 from services.notifications.notifications import fallback
-from services.notifications.notifications.cancel import call_off, sequence_of
+from services.notifications.notifications.cancel import call_off, sequence_in, sequence_of
 from services.notifications.notifications.models import Delivery, Notification
 from services.notifications.notifications.templates import render
 from services.notifications.settings import NotificationsSettings
@@ -235,7 +235,7 @@ class Worker:
             params = {"session_id": notification.session_id, "person_id": sent_to}
             found = await connection.execute(_CHANGES_SENT_TO, params)
         mine = sequence_of(notification)
-        return any(int(data.get("schedule_sequence") or 0) > mine for (data,) in found)
+        return any(sequence_in(data) > mine for (data,) in found)
 
     async def _send(
         self, db: AsyncSession, channel: Channel, delivery: Delivery, notification: Notification

@@ -20,7 +20,12 @@ from shared.timeutil import utcnow
 
 def sequence_of(notification: Notification) -> int:
     """The schedule sequence a notification was written for (0 before there was one)."""
-    return int(notification.data.get("schedule_sequence") or 0)
+    return sequence_in(notification.data)
+
+
+def sequence_in(data: dict[str, Any]) -> int:
+    """`sequence_of` for a notification's data alone (read without the rest of its row)."""
+    return int(data.get("schedule_sequence") or 0)
 
 
 async def cancel_scheduled(*, db: AsyncSession, request: ScheduledCancellation) -> CancellationDone:
