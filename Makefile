@@ -14,7 +14,8 @@ $(STAMP): requirements-dev.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@echo "installing locked dependencies into $(VENV) ..."
 	@($(BIN)/python -m pip install --quiet --disable-pip-version-check uv==0.13.9 && \
-	  $(BIN)/uv pip sync --quiet --python $(BIN)/python --require-hashes requirements-dev.lock) || \
+	  $(BIN)/uv pip sync --quiet --compile-bytecode --python $(BIN)/python \
+	    --require-hashes requirements-dev.lock) || \
 	 $(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements-dev.lock
 	@rm -f $(VENV)/.installed-* && touch $@
 

@@ -20,6 +20,7 @@ from bench import consent, mail, report, seed, wrk
 from bench.report import Row
 from bench.stack import (
     Stack,
+    compile_sources,
     cpu_seconds,
     create_database,
     drop_database,
@@ -254,7 +255,9 @@ def run(plan: Plan) -> list[Row]:
     stack = Stack(database=database, logs=logs, smtp_port=smtp_port)
     print(f"bench: database {database}, logs in {logs}", flush=True)
     try:
-        # As the deployment does it: migrations once, then the services start on a current schema.
+        # As the deployment does it: the image's bytecode, migrations once, then the services
+        # start on a current schema.
+        compile_sources()
         migrated = stack.migrate()
         starts = {name: stack.start(name) for name in (*SERVICES, "ceiling", "floor", "zoom")}
         kit = seed.school(stack, sessions=60)
