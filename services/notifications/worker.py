@@ -25,13 +25,14 @@ import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam
+from sqlalchemy import Table, bindparam, insert, update
 from sqlalchemy import select as core_select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.notifications.channels import CHANNELS, Channel, Connections, DeliveryFailed, Outgoing
+from services.notifications.deliveries.models import DeliveryAttempt
 from services.notifications.deliveries.service import attempt_of
 from services.notifications.main import MIGRATIONS
 from services.notifications.notifications import fallback
@@ -57,6 +58,22 @@ _CHANGES = core_select(col(Notification.data)).where(
 _CHANGES_SENT_TO = _CHANGES.join(
     Delivery, col(Delivery.notification_id) == col(Notification.id)
 ).where(col(Delivery.person_id) == bindparam("person_id"), col(Delivery.status) == "sent")
+# A sent message's record, prebuilt and in Core (the common case; a failure goes through the
+# ORM, as fallbacks and retries do): the delivery's new state, and the try.
+_DELIVERY: Table = Delivery.__table__  # type: ignore[attr-defined]
+_MARK_SENT = (
+    update(_DELIVERY)
+    .where(_DELIVERY.c.id == bindparam("delivery_id"))
+    .values(
+        status="sent",
+        sent_at=bindparam("at"),
+        locked_until=None,
+        last_error=None,
+        provider_message_id=bindparam("message_id"),
+        attempts=_DELIVERY.c.attempts + 1,
+    )
+)
+_RECORD_TRY = insert(DeliveryAttempt.__table__)  # type: ignore[attr-defined]
 # Messages that tell a person the session's time (and carry a REQUEST invite by email).
 SCHEDULE_ANNOUNCEMENTS = (
     Event.meeting_provisioned_member.value,
@@ -150,18 +167,36 @@ class Worker:
             except DeliveryFailed as exc:
                 delivery.attempts += 1
                 await self._failed(db, delivery, notification, channel, exc)
+                db.add(delivery)
+                db.add(attempt_of(delivery))
+                sent = False
             else:
-                delivery.status, delivery.sent_at = "sent", self.clock()
-                delivery.locked_until, delivery.last_error = None, None
-                delivery.provider_message_id = message_id
-                delivery.attempts += 1
-            db.add(delivery)
-            db.add(attempt_of(delivery))
+                await self._record_sent(db, delivery, message_id)
+                sent = True
             # Straight after the send: a crash between the other side's acceptance and this
             # commit is the one way a message goes out twice, so nothing else runs in between.
             await db.commit()
-        if delivery.status == "sent":
+        if sent:
             log.info("delivered", extra={"channel": delivery.channel, "delivery": str(delivery.id)})
+
+    async def _record_sent(
+        self, db: AsyncSession, delivery: Delivery, message_id: str | None
+    ) -> None:
+        """The delivery sent, and its try, on the transaction holding its lock (the loaded
+        `delivery` is left as it was read)."""
+        connection = await db.connection()
+        marked = {"delivery_id": delivery.id, "at": self.clock(), "message_id": message_id}
+        await connection.execute(_MARK_SENT, marked)
+        attempt = {
+            "id": uuid.uuid4(),
+            "delivery_id": delivery.id,
+            "school_id": delivery.school_id,
+            "channel": delivery.channel,
+            "outcome": "sent",
+            "error": None,
+            "at": utcnow(),
+        }
+        await connection.execute(_RECORD_TRY, attempt)
 
     async def _take(
         self, db: AsyncSession, delivery_id: uuid.UUID
