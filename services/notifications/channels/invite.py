@@ -11,18 +11,16 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from email.utils import parseaddr
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from services.notifications.channels import ical
 from services.notifications.channels.base import Outgoing
 from services.notifications.notifications.cancel import sequence_of
 from services.notifications.settings import NotificationsSettings
 from shared.contracts.notifications import Event
 from shared.timeutil import as_utc
-
-if TYPE_CHECKING:
-    from icalendar import vCalAddress
 
 METHODS = {
     Event.meeting_provisioned_member.value: "REQUEST",
@@ -52,60 +50,65 @@ def invite_for(settings: NotificationsSettings, outgoing: Outgoing) -> Invite | 
     method = METHODS.get(notification.event)
     if method is None or notification.session_id is None:
         return None
-    # Imported here, not at the top: the notifications service's process never makes an
-    # invite (the worker does), and icalendar costs it about 3 MB.
-    from icalendar import Calendar
-    from icalendar import Event as CalendarEvent
-
     data = notification.data
-    start = datetime.fromisoformat(data["scheduled_start"]).astimezone(UTC)
-    event = CalendarEvent()
-    event.add("uid", uid(notification.session_id, delivery.person_id))
-    event.add("dtstamp", as_utc(notification.created_at))
-    event.add("sequence", sequence_of(notification))
-    event.add("dtstart", start)
-    event.add("dtend", start + timedelta(minutes=int(data.get("duration_minutes") or 60)))
-    event.add("summary", str(data.get("session_title", "")))
-    # The person's own words and link: a member's join link, the counselor's host gate.
-    event.add("description", outgoing.rendered.text)
+    start = datetime.fromisoformat(data["scheduled_start"])
+    end = start + timedelta(minutes=int(data.get("duration_minutes") or 60))
     link = data.get("join_url") or data.get("host_url")
+    event = [
+        ical.line("UID", uid(notification.session_id, delivery.person_id)),
+        ical.line("DTSTAMP", ical.date_time(as_utc(notification.created_at))),
+        ical.line("SEQUENCE", str(sequence_of(notification))),
+        ical.line("DTSTART", ical.date_time(start)),
+        ical.line("DTEND", ical.date_time(end)),
+        ical.line("SUMMARY", ical.text(str(data.get("session_title", "")))),
+        # The person's own words and link: a member's join link, the counselor's host gate.
+        ical.line("DESCRIPTION", ical.text(outgoing.rendered.text)),
+    ]
     if link:
-        event.add("url", link)
-        event.add("location", link)
-    event.add("status", "CANCELLED" if method == "CANCEL" else "CONFIRMED")
-    event.add("transp", "OPAQUE")
-    event.add("organizer", _organizer(settings, data))
-    event.add("attendee", _attendee(outgoing, host=bool(data.get("host_url"))))
-    calendar = Calendar()
-    calendar.add("prodid", PRODID)
-    calendar.add("version", "2.0")
-    calendar.add("calscale", "GREGORIAN")
-    calendar.add("method", method)
-    calendar.add_component(event)
-    return Invite(method=method, ics=calendar.to_ical().decode())
+        event.append(ical.line("URL", ical.uri(link)))
+        event.append(ical.line("LOCATION", ical.text(link)))
+    event += [
+        ical.line("STATUS", "CANCELLED" if method == "CANCEL" else "CONFIRMED"),
+        ical.line("TRANSP", "OPAQUE"),
+        _organizer(settings, data),
+        _attendee(outgoing, host=bool(data.get("host_url"))),
+    ]
+    return Invite(
+        method=method,
+        ics=ical.calendar(
+            [
+                "BEGIN:VCALENDAR",
+                "VERSION:2.0",
+                ical.line("PRODID", PRODID),
+                "CALSCALE:GREGORIAN",
+                f"METHOD:{method}",
+                "BEGIN:VEVENT",
+                *event,
+                "END:VEVENT",
+                "END:VCALENDAR",
+            ]
+        ),
+    )
 
 
-def _organizer(settings: NotificationsSettings, data: dict[str, Any]) -> vCalAddress:
+def _organizer(settings: NotificationsSettings, data: dict[str, Any]) -> str:
     """The counselor organizes; Lingkar's own address sends on their behalf."""
-    from icalendar import vCalAddress
-
     sender = parseaddr(settings.smtp_from)[1]
-    address = vCalAddress(f"mailto:{data.get('organizer_email') or sender}")
-    address.params["CN"] = str(data.get("organizer_name") or "Lingkar")
+    organizer = data.get("organizer_email") or sender
+    params = [("CN", str(data.get("organizer_name") or "Lingkar"))]
     if data.get("organizer_email") and data["organizer_email"] != sender:
-        address.params["SENT-BY"] = f"mailto:{sender}"
-    return address
+        params.append(("SENT-BY", f"mailto:{sender}"))
+    return ical.line("ORGANIZER", ical.uri(f"mailto:{organizer}"), params)
 
 
-def _attendee(outgoing: Outgoing, *, host: bool) -> vCalAddress:
+def _attendee(outgoing: Outgoing, *, host: bool) -> str:
     """Only the reader: a member's invite never lists the other members."""
-    from icalendar import vCalAddress
-
     delivery = outgoing.delivery
-    address = vCalAddress(f"mailto:{delivery.address}")
-    address.params["CN"] = delivery.person_name
-    address.params["CUTYPE"] = "INDIVIDUAL"
-    address.params["ROLE"] = "CHAIR" if host else "REQ-PARTICIPANT"
-    address.params["PARTSTAT"] = "NEEDS-ACTION"
-    address.params["RSVP"] = "TRUE"
-    return address
+    params = [
+        ("CN", delivery.person_name),
+        ("CUTYPE", "INDIVIDUAL"),
+        ("ROLE", "CHAIR" if host else "REQ-PARTICIPANT"),
+        ("PARTSTAT", "NEEDS-ACTION"),
+        ("RSVP", "TRUE"),
+    ]
+    return ical.line("ATTENDEE", ical.uri(f"mailto:{delivery.address}"), params)
