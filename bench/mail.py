@@ -9,7 +9,7 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from email import message_from_bytes
+from email.parser import BytesHeaderParser
 from typing import Any
 
 import httpx
@@ -18,6 +18,8 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from shared.service_auth import ServiceTokens
 from shared.settings import DEV_SERVICE_SECRET
+
+_HEADERS = BytesHeaderParser()
 
 
 @dataclass
@@ -31,8 +33,10 @@ class Inbox:
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         raw = envelope.content or b""
-        message = message_from_bytes(raw.encode() if isinstance(raw, str) else raw)
-        message_id = str(message.get("Message-ID"))
+        # The headers only: the server shares the machine's two cores with the workers it
+        # measures, and parsing a bench message's MIME parts takes 0.22 ms, its headers 0.05.
+        headers = _HEADERS.parsebytes(raw.encode() if isinstance(raw, str) else raw)
+        message_id = str(headers.get("Message-ID"))
         now = time.monotonic()
         with self.lock:
             self.received[message_id] += 1
