@@ -7,16 +7,19 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import time
 import uuid
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, cast
 
 import asyncpg
 import httpx
 import pytest
 from sqlalchemy import make_url
 
-from bench import report, stack, wrk
+from bench import report, run, stack, wrk
 from bench.ceiling import BODY, create_app
 from bench.floor import create_app as create_floor
 from bench.report import Row
@@ -124,6 +127,35 @@ def test_cpu_is_read_from_the_process_table_and_grows_with_work() -> None:
     assert stack.postgres_cpu_seconds() > 0  # the server of make test has done some work
 
 
+def test_the_cpu_per_request_is_the_cpu_spent_over_the_measured_run_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The warm-up's CPU is not counted, and each process's is divided by the requests of the
+    measured run: 0.5 s of the api's and 0.25 s of PostgreSQL's over 250 requests."""
+    runs = iter(
+        [
+            wrk.Measured(requests=900, seconds=1, errors=0, p50_ms=1, p95_ms=1, p99_ms=1, max_ms=1),
+            wrk.Measured(requests=250, seconds=2, errors=0, p50_ms=2, p95_ms=3, p99_ms=4, max_ms=5),
+        ]
+    )
+    monkeypatch.setattr(wrk, "run", lambda *args, **kwargs: next(runs))
+    # Read once before and once after the measured run (the warm-up is before both).
+    service = iter([10.0, 10.5])
+    database = iter([3.0, 3.25])
+    monkeypatch.setattr(run, "cpu_seconds", lambda pid: next(service))
+    monkeypatch.setattr(run, "postgres_cpu_seconds", lambda: next(database))
+    loaded = stack.Stack(database="unused", logs=Path("."), smtp_port=0)
+    loaded.ports["api"] = 1
+    loaded.running["api"] = cast(subprocess.Popen[bytes], SimpleNamespace(pid=os.getpid()))
+    plan = run.Plan(seconds=2, connections=32, scenarios=("read",), emails=0, big=0, keep=False)
+
+    got = run.measure(loaded, "api", wrk.Load(paths=("/",)), plan)
+
+    assert got.requests == 250 and got.p99_ms == 4
+    assert got.cpu_ms == pytest.approx(2.0)  # 0.5 s / 250 requests
+    assert got.db_cpu_ms == pytest.approx(1.0)  # 0.25 s / 250 requests
+
+
 async def test_the_database_floor_reads_the_migrated_sessions_and_their_members(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -139,19 +171,30 @@ async def test_the_database_floor_reads_the_migrated_sessions_and_their_members(
         await engine.dispose()
         first, second, student = await _two_sessions_one_member(url)
         monkeypatch.setenv("LINGKAR_DATABASE_URL", url)
+        fetched: list[str] = []
+        fetchrow = asyncpg.connection.Connection.fetchrow
+
+        async def counted(self: asyncpg.Connection, query: str, *args: Any, **kw: Any) -> Any:
+            fetched.append(query)
+            return await fetchrow(self, query, *args, **kw)
+
+        monkeypatch.setattr(asyncpg.connection.Connection, "fetchrow", counted)
         app = create_floor()
         transport = httpx.ASGITransport(app=app)
         async with (
             app.router.lifespan_context(app),
             httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client,
         ):
+            reads_before = len(fetched)
             read = await client.get(f"/sessions/{second}", params={"statements": 3})
+            reads = len(fetched) - reads_before
             listed = await client.get("/sessions", params={"limit": 50})
             none = await client.get(f"/sessions/{second}", params={"statements": 0})
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
     assert read.status_code == 200 and read.json()["id"] == second
+    assert reads == 3  # the statements it was asked for, each a round trip of its own
     assert read.json()["title"] == "Sesi 2"
     items = listed.json()["items"]
     assert [i["id"] for i in items] == [first, second]  # the list's order: by start time
