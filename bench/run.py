@@ -155,10 +155,15 @@ def notifications(stack: Stack, kit: seed.School, plan: Plan, inbox: mail.Inbox)
 
 
 def consents(stack: Stack, kit: seed.School) -> Row:
-    got = consent.run(stack, kit.token, kit.counselor_id, seed.session_body(kit.group_id))
+    body = seed.session_body(kit.group_id)
+    # Two rounds, each on 50 sessions of its own: the first warms what a burst finds cold
+    # after a start (each pool's new connections and their type set-up, caches), as the first
+    # second of each wrk scenario does; the row is the second, the note gives the first.
+    cold = consent.run(stack, kit.token, kit.counselor_id, body)
+    got = consent.run(stack, kit.token, kit.counselor_id, body)
     waits = got["waits_ms"]
     p50, p95, p99 = (consent.percentile(waits, q) for q in (0.5, 0.95, 0.99))
-    lost = got["asked"] - got["linked"]
+    lost = got["asked"] - got["linked"] + cold["asked"] - cold["linked"]
     after, posts = got["after_answer_ms"], got["post_ms"]
     return Row(
         scenario="consent granted -> member's link",
@@ -172,13 +177,18 @@ def consents(stack: Stack, kit: seed.School) -> Row:
             "after_answer_p50_ms": consent.percentile(after, 0.5),
             "after_answer_p99_ms": consent.percentile(after, 0.99),
             "post_p50_ms": consent.percentile(posts, 0.5),
+            "first_round_p50_ms": consent.percentile(cold["waits_ms"], 0.5),
+            "first_round_p99_ms": consent.percentile(cold["waits_ms"], 0.99),
         },
         note=f"{got['asked']} consents at once through the public consent link; Zoom, a fake "
         "answering in 20 ms (the meetings are made before the clock runs; admitting a member "
         f"calls no Zoom); the POST itself: p50 {consent.percentile(posts, 0.5):.0f} ms; "
         f"after its answer: p50 {consent.percentile(after, 0.5):.0f} ms, "
-        f"p99 {consent.percentile(after, 0.99):.0f} ms; {lost} without a link after 60 s; "
-        f"refused grants: {got['failed_statuses'] or 'none'}",
+        f"p99 {consent.percentile(after, 0.99):.0f} ms; the first round, on pools cold from "
+        f"the start: p50 {consent.percentile(cold['waits_ms'], 0.5):.0f} ms, "
+        f"p99 {consent.percentile(cold['waits_ms'], 0.99):.0f} ms; "
+        f"{lost} without a link after 60 s (both rounds); "
+        f"refused grants: {(cold['failed_statuses'] + got['failed_statuses']) or 'none'}",
     )
 
 
