@@ -33,7 +33,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.notifications.channels import CHANNELS, Channel, Connections, DeliveryFailed, Outgoing
 from services.notifications.deliveries.models import DeliveryAttempt
-from services.notifications.deliveries.service import attempt_of
+from services.notifications.deliveries.service import attempt_values
 from services.notifications.main import MIGRATIONS
 from services.notifications.notifications import fallback
 from services.notifications.notifications.cancel import call_off, sequence_in, sequence_of
@@ -168,7 +168,7 @@ class Worker:
                 delivery.attempts += 1
                 await self._failed(db, delivery, notification, channel, exc)
                 db.add(delivery)
-                db.add(attempt_of(delivery))
+                db.add(DeliveryAttempt(**attempt_values(delivery)))
                 sent = False
             else:
                 await self._record_sent(db, delivery, message_id)
@@ -187,16 +187,7 @@ class Worker:
         connection = await db.connection()
         marked = {"delivery_id": delivery.id, "at": self.clock(), "message_id": message_id}
         await connection.execute(_MARK_SENT, marked)
-        attempt = {
-            "id": uuid.uuid4(),
-            "delivery_id": delivery.id,
-            "school_id": delivery.school_id,
-            "channel": delivery.channel,
-            "outcome": "sent",
-            "error": None,
-            "at": utcnow(),
-        }
-        await connection.execute(_RECORD_TRY, attempt)
+        await connection.execute(_RECORD_TRY, attempt_values(delivery, status="sent"))
 
     async def _take(
         self, db: AsyncSession, delivery_id: uuid.UUID

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
+from typing import Any
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -29,15 +30,19 @@ from shared.timeutil import as_utc, utcnow
 _OUTCOMES = {"sent": "sent", "pending": "failed"}
 
 
-def attempt_of(delivery: Delivery) -> DeliveryAttempt:
-    """The record of the try the worker just made, from the state it left the delivery in."""
-    return DeliveryAttempt(
-        delivery_id=delivery.id,
-        school_id=delivery.school_id,
-        channel=delivery.channel,
-        outcome=_OUTCOMES.get(delivery.status, delivery.status),
-        error=None if delivery.status == "sent" else plain_error(delivery.last_error),
-    )
+def attempt_values(delivery: Delivery, *, status: str | None = None) -> dict[str, Any]:
+    """The record of the try the worker just made, from the state it left the delivery in
+    (`status`, when the delivery object itself was not changed), as a row's values."""
+    status = status or delivery.status
+    return {
+        "id": uuid.uuid4(),
+        "delivery_id": delivery.id,
+        "school_id": delivery.school_id,
+        "channel": delivery.channel,
+        "outcome": _OUTCOMES.get(status, status),
+        "error": None if status == "sent" else plain_error(delivery.last_error),
+        "at": utcnow(),
+    }
 
 
 async def _history(
