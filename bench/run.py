@@ -317,6 +317,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--million", action="store_true", help="scale to 1,000,000 sessions")
     parser.add_argument("--seconds", type=float, default=None, help="per measurement")
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--emails", type=int, default=None, help="emails to deliver")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     args = parser.parse_args(argv)
     chosen = tuple(s.strip() for s in args.scenario.split(",") if s.strip())
@@ -327,7 +328,7 @@ def main(argv: list[str] | None = None) -> int:
         seconds=args.seconds or (3 if args.quick else 10),
         connections=args.connections,
         scenarios=chosen,
-        emails=600 if args.quick else 3000,
+        emails=args.emails or (600 if args.quick else 3000),
         big=1_000_000 if args.million else 100_000,
         keep=args.keep,
     )
