@@ -25,9 +25,10 @@ import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import Table, bindparam, insert, update
+from sqlalchemy import Table, bindparam, exists, insert, update
 from sqlalchemy import select as core_select
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -58,6 +59,24 @@ _CHANGES = core_select(col(Notification.data)).where(
 _CHANGES_SENT_TO = _CHANGES.join(
     Delivery, col(Delivery.notification_id) == col(Notification.id)
 ).where(col(Delivery.person_id) == bindparam("person_id"), col(Delivery.status) == "sent")
+# A delivery to send, locked, with its notification, and whether the session has had a
+# reschedule or a cancel at all (`_called_off` reads them only then): one round trip.
+_CHANGE = aliased(Notification)
+_TAKE = (
+    select(
+        Delivery,
+        Notification,
+        exists()
+        .where(
+            col(_CHANGE.session_id) == col(Notification.session_id),
+            col(_CHANGE.event).in_(SCHEDULE_CHANGES),
+        )
+        .label("changed"),
+    )
+    .join(Notification, col(Notification.id) == col(Delivery.notification_id))
+    .where(col(Delivery.id) == bindparam("delivery_id"))
+    .with_for_update(of=Delivery)
+)
 # A sent message's record, prebuilt and in Core (the common case; a failure goes through the
 # ORM, as fallbacks and retries do): the delivery's new state, and the try.
 _DELIVERY: Table = Delivery.__table__  # type: ignore[attr-defined]
@@ -156,8 +175,8 @@ class Worker:
             taken = await self._take(db, delivery_id)
             if taken is None:
                 return  # sent by another worker, or called off since it was claimed
-            delivery, notification = taken
-            if await self._called_off(db, delivery, notification):
+            delivery, notification, changed = taken
+            if await self._called_off(db, delivery, notification, changed=changed):
                 return
             channel = CHANNELS.get(delivery.channel)
             try:
@@ -191,9 +210,10 @@ class Worker:
 
     async def _take(
         self, db: AsyncSession, delivery_id: uuid.UUID
-    ) -> tuple[Delivery, Notification] | None:
+    ) -> tuple[Delivery, Notification, bool] | None:
         """The delivery, locked until `db` commits, with its notification (read in the same
-        statement, not locked), if it is still this worker's to send."""
+        statement, not locked), if it is still this worker's to send; and whether the session
+        has had a reschedule or a cancel at all (most have not: then nothing more is read)."""
         # The row lock lasts through the send and the record of its outcome, so a worker whose
         # lease ran out mid-batch and one that has claimed the row since never both send it
         # (PostgreSQL; SQLite runs a single worker). A row locked now is waited for, not
@@ -203,14 +223,7 @@ class Worker:
         # recheck then drops it. Skipping it then left the row leased here and unsent until the
         # lease ran out: two minutes late. This is the transaction's first lock, so it can be
         # part of no deadlock. Only the delivery's row: the notification's are other workers'.
-        found = (
-            await db.exec(
-                select(Delivery, Notification)
-                .join(Notification, col(Notification.id) == col(Delivery.notification_id))
-                .where(Delivery.id == delivery_id)
-                .with_for_update(of=Delivery)
-            )
-        ).first()
+        found = (await db.exec(_TAKE, params={"delivery_id": delivery_id})).first()
         if found is None or found[0].locked_by != self.name:
             log.warning(
                 "lease ran out before the send, another worker has the delivery "
@@ -218,11 +231,11 @@ class Worker:
                 extra={"delivery": str(delivery_id)},
             )
             return None
-        delivery, notification = found
-        return (delivery, notification) if delivery.status == "pending" else None
+        delivery, notification, changed = found
+        return (delivery, notification, changed) if delivery.status == "pending" else None
 
     async def _called_off(
-        self, db: AsyncSession, delivery: Delivery, notification: Notification
+        self, db: AsyncSession, delivery: Delivery, notification: Notification, *, changed: bool
     ) -> bool:
         """Called off, or about to be: then it is cancelled here and not sent.
 
@@ -234,6 +247,8 @@ class Worker:
         calendar."""
         people: list[uuid.UUID] | None = None  # everyone
         if notification.cancelled_at is None:
+            if not changed:
+                return False  # no reschedule or cancel to compare with
             later = False
             if notification.event == Event.session_reminder:
                 later = await self._later_time(db, notification)

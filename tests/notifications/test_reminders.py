@@ -316,3 +316,36 @@ async def test_calling_off_needs_a_service_token_for_notifications(
         headers=bearer(service_token("notifications")),
     )
     assert public.status_code == 404
+
+
+async def test_the_changes_are_read_only_for_a_session_that_has_some(
+    accept: Accept,
+    session: Session,
+    smtp_server: SmtpServer,
+    make_worker: Callable[..., Worker],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The delivery's locked read says whether its session was ever rescheduled or cancelled;
+    # only then does the worker read those changes (most sessions never move).
+    read_for: list[str] = []
+    later_time = Worker._later_time
+
+    async def spy(self: Worker, db: AsyncSession, notification: Notification, **kw: Any) -> bool:
+        read_for.append(notification.event)
+        return await later_time(self, db, notification, **kw)
+
+    monkeypatch.setattr(Worker, "_later_time", spy)
+    person = recipient()
+    await scheduled(accept, session.reminder([person], "24h"))
+    worker = make_worker(smtp_server.port, clock=Clock(session.start))
+    assert await worker.run_once() == 1
+    assert read_for == []
+
+    await scheduled(accept, session.reminder([person], "15m", sequence=0))
+    moved = session.reminder([person], "15m", sequence=1)
+    moved.update(idempotency_key=f"rescheduled:{uuid.uuid4()}", event="session_rescheduled")
+    moved.pop("deliver_after")
+    await scheduled(accept, moved)
+    assert await worker.run_once() == 2
+    assert sorted(read_for) == ["session_reminder", "session_rescheduled"]
+    assert [m["Subject"][:11] for m in smtp_server.messages[1:]] == ["Jadwal baru"]
