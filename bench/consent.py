@@ -24,7 +24,7 @@ from typing import Any
 import asyncpg
 import httpx
 
-from bench.stack import Stack
+from bench.stack import SERVICES, Stack, cpu_seconds, postgres_cpu_seconds
 
 ZOOM_APP = {
     "account_id": "bench-account",
@@ -160,6 +160,9 @@ async def _run(
                 failures.append(failed)
             answered[(p.session_id, p.student_id)] = time.monotonic()
 
+        pids = {name: stack.running[name].pid for name in SERVICES}
+        cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+        cpu_before["db"] = postgres_cpu_seconds()
         async with httpx.AsyncClient(base_url=stack.url("api"), timeout=60) as public:
             granting = asyncio.gather(*(grant(public, p) for p in pending))
             deadline = time.monotonic() + 60
@@ -170,6 +173,10 @@ async def _run(
                         seen[key] = now
                 await asyncio.sleep(0.005)
             await granting
+        # The CPU each part spent from the first POST to the last link (PostgreSQL's includes
+        # this loop's own polls for the links).
+        cpu = {name: cpu_seconds(pid) - cpu_before[name] for name, pid in pids.items()}
+        cpu["db"] = postgres_cpu_seconds() - cpu_before["db"]
     finally:
         await conn.close()
     waits = sorted((seen[k] - sent[k]) * 1000 for k in seen)
@@ -183,6 +190,7 @@ async def _run(
         "after_answer_ms": after,
         "post_ms": posts,
         "failed_statuses": failures,
+        "cpu_ms_per_grant": {name: round(1000 * spent / n, 2) for name, spent in cpu.items()},
     }
 
 

@@ -27,6 +27,7 @@ import asyncpg
 
 ROOT = Path(__file__).resolve().parents[1]
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+SERVICES = ("api", "meetings", "notifications")
 FACTORIES = {
     "api": "services.api.main:create_app",
     "meetings": "services.meetings.main:create_app",
