@@ -27,7 +27,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.api.outbox.models import OutboxMessage
 from shared.observability import bind_request_id, new_request_id
-from shared.queue import backoff, claim_due
+from shared.queue import Claim, backoff
 from shared.service_client import ServiceCallFailed
 from shared.timeutil import utcnow
 
@@ -75,6 +75,24 @@ def on_dead(kind: str) -> Callable[[DeadHandler], DeadHandler]:
 
 
 PERMANENT_STATUS = frozenset({400, 404, 409, 410, 422})
+
+
+def _first_of_its_lane() -> ColumnElement[bool]:
+    """No older message of the same lane is still pending (one being delivered included), so
+    a lane's messages go one at a time, in the order enqueued, whichever relay takes them."""
+    earlier: Any = aliased(OutboxMessage)
+    this: Any = OutboxMessage
+    return ~exists().where(
+        earlier.lane == this.lane,
+        earlier.status == "pending",
+        or_(
+            earlier.created_at < this.created_at,
+            and_(earlier.created_at == this.created_at, earlier.id < this.id),
+        ),
+    )
+
+
+_CLAIM = Claim(OutboxMessage, also=[_first_of_its_lane()])
 
 
 class OutboxRelay:
@@ -157,15 +175,7 @@ class OutboxRelay:
 
     async def _claim(self, limit: int) -> list[Any]:
         async with AsyncSession(self.engine, expire_on_commit=False) as db:
-            ids = await claim_due(
-                db,
-                OutboxMessage,
-                now=utcnow(),
-                lease=self.lease,
-                limit=limit,
-                worker=self.worker,
-                also=[_first_of_its_lane()],
-            )
+            ids = await _CLAIM(db, now=utcnow(), lease=self.lease, limit=limit, worker=self.worker)
             await db.commit()
         return ids
 
@@ -223,18 +233,3 @@ class OutboxRelay:
             )
         db.add(message)
         await db.commit()
-
-
-def _first_of_its_lane() -> ColumnElement[bool]:
-    """No older message of the same lane is still pending (one being delivered included), so
-    a lane's messages go one at a time, in the order enqueued, whichever relay takes them."""
-    earlier: Any = aliased(OutboxMessage)
-    this: Any = OutboxMessage
-    return ~exists().where(
-        earlier.lane == this.lane,
-        earlier.status == "pending",
-        or_(
-            earlier.created_at < this.created_at,
-            and_(earlier.created_at == this.created_at, earlier.id < this.id),
-        ),
-    )
