@@ -128,6 +128,20 @@ class NotificationAccepted(BaseModel):
     deliveries: int
 
 
+BATCH_MAX = 100
+
+
+class NotificationBatch(Payload):
+    """Several notifications made together (a member's link and their reminders), accepted in
+    one call and one transaction, all or none; each keeps its own idempotency key."""
+
+    notifications: list[NotificationRequest] = Field(min_length=1, max_length=BATCH_MAX)
+
+
+class BatchAccepted(BaseModel):
+    accepted: list[NotificationAccepted]  # in the order of the batch
+
+
 # What the notifications service answers about what it holds; the api passes these on as they are.
 PAGE_LIMIT_MAX = 100
 

@@ -189,6 +189,12 @@ def accept(notifications: httpx.AsyncClient, service_token: Callable[[str], str]
 
 
 @pytest.fixture
+def accept_batch(notifications: httpx.AsyncClient, service_token: Callable[[str], str]) -> Accept:
+    """POST several notification requests at once as the api service does."""
+    return as_the_api(notifications, service_token, "/internal/v1/notifications/batch")
+
+
+@pytest.fixture
 def cancel(notifications: httpx.AsyncClient, service_token: Callable[[str], str]) -> Accept:
     """POST a calling-off of scheduled notifications as the api service does."""
     return as_the_api(notifications, service_token, "/internal/v1/notifications/cancel")

@@ -130,6 +130,14 @@ async def send_notification(message: OutboxMessage, app_state: Any) -> Sent:
     return Sent(_nothing)
 
 
+@handles(notify.NOTIFY_TOGETHER)
+async def send_notifications(message: OutboxMessage, app_state: Any) -> Sent:
+    await _post(
+        app_state, "notifications", "/internal/v1/notifications/batch", message, message.payload
+    )
+    return Sent(_nothing)
+
+
 @handles(reminders.CALL_OFF)
 async def send_call_off(message: OutboxMessage, app_state: Any) -> Sent:
     await _post(

@@ -48,6 +48,7 @@ async def rescheduled(*, db: AsyncSession, session: GuidanceSession, change_id: 
     await reminders.supersede(db=db, session=session)
     counselor = await _counselor(db, session)
     organizer = notify.organizer(counselor)
+    together = notify.Together()
     await notify.send(
         db=db,
         session=session,
@@ -55,9 +56,12 @@ async def rescheduled(*, db: AsyncSession, session: GuidanceSession, change_id: 
         to=[counselor],
         key=f"rescheduled:{change_id}:{counselor.id}",
         data=notify.session_data(session, host_url=session.meeting_host_url, **organizer),
+        together=together,
     )
     if session.meeting_host_url:
-        await reminders.for_counselor(db=db, session=session, counselor=counselor)
+        await reminders.for_counselor(
+            db=db, session=session, counselor=counselor, together=together
+        )
     for member, participant in await _members(db, session, with_link=True):
         await notify.send(
             db=db,
@@ -66,8 +70,12 @@ async def rescheduled(*, db: AsyncSession, session: GuidanceSession, change_id: 
             to=[member],
             key=f"rescheduled:{change_id}:{member.id}",
             data=notify.session_data(session, join_url=participant.join_url, **organizer),
+            together=together,
         )
-        await reminders.for_member(db=db, session=session, member=member, participant=participant)
+        await reminders.for_member(
+            db=db, session=session, member=member, participant=participant, together=together
+        )
+    await notify.send_together(db=db, session=session, together=together)
 
 
 async def cancelled(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -12,15 +13,27 @@ from services.api.outbox import service as outbox
 from services.api.sessions.models import GuidanceSession
 from services.api.users.models import User
 from shared.contracts.notifications import (
+    BATCH_MAX,
     ChannelName,
     Event,
     Locale,
+    NotificationBatch,
     NotificationRequest,
     Recipient,
 )
 from shared.timeutil import as_utc
 
 NOTIFY = "notifications.send"
+NOTIFY_TOGETHER = "notifications.send_batch"
+
+
+class Together:
+    """Notifications made at one moment (each member's link and reminders, the counselor's),
+    sent in one call: one outbox message and one delivery by the relay for all of them instead
+    of one each. Each keeps its own key, so the notifications service still takes each once."""
+
+    def __init__(self) -> None:
+        self.requests: list[NotificationRequest] = []
 
 
 def recipient(user: User) -> Recipient:
@@ -67,8 +80,10 @@ async def send(
     key: str,
     data: dict[str, Any],
     deliver_after: datetime | None = None,
+    together: Together | None = None,
 ) -> None:
-    """One notification to these people, sent once whatever is retried (`key` is its identity).
+    """One notification to these people, sent once whatever is retried (`key` is its identity);
+    with `together`, kept there for `send_together`.
 
     Everyone is told, whether or not they have an address: it is in their in-app inbox even
     when no channel can carry it (students who use the school's app often have none)."""
@@ -86,6 +101,9 @@ async def send(
         deliver_after=deliver_after,
         report_to=recipient(counselor) if counselor else None,
     )
+    if together is not None:
+        together.requests.append(request)
+        return
     await outbox.enqueue(
         db=db,
         school_id=session.school_id,
@@ -94,3 +112,21 @@ async def send(
         idempotency_key=key,
         payload=request.model_dump(mode="json"),
     )
+
+
+async def send_together(*, db: AsyncSession, session: GuidanceSession, together: Together) -> None:
+    """What `together` holds, in calls of up to `BATCH_MAX`, in the order it was made."""
+    requests = together.requests
+    for start in range(0, len(requests), BATCH_MAX):
+        part = requests[start : start + BATCH_MAX]
+        keys = "\n".join(r.idempotency_key for r in part)
+        await outbox.enqueue(
+            db=db,
+            school_id=session.school_id,
+            session_id=session.id,
+            kind=NOTIFY_TOGETHER,
+            # Made again (a retried admission), the same requests make the same key.
+            idempotency_key=f"together:{hashlib.sha256(keys.encode()).hexdigest()}",
+            payload=NotificationBatch(notifications=part).model_dump(mode="json"),
+        )
+    together.requests = []

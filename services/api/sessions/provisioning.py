@@ -326,6 +326,7 @@ async def _notify_links(
     counselor = await db.get(User, session.counselor_id)
     assert counselor is not None
     participants = await _participants(db, session)
+    together = notify.Together()
     for link in links:
         await notify.send(
             db=db,
@@ -336,12 +337,14 @@ async def _notify_links(
             data=notify.session_data(
                 session, join_url=link.join_url, **notify.organizer(counselor)
             ),
+            together=together,
         )
         await reminders.for_member(
             db=db,
             session=session,
             member=students[link.person_id],
             participant=participants[link.person_id],
+            together=together,
         )
     if first:
         await notify.send(
@@ -357,8 +360,12 @@ async def _notify_links(
                 cleared_members=[students[link.person_id].name for link in links],
                 **notify.organizer(counselor),
             ),
+            together=together,
         )
-        await reminders.for_counselor(db=db, session=session, counselor=counselor)
+        await reminders.for_counselor(
+            db=db, session=session, counselor=counselor, together=together
+        )
+    await notify.send_together(db=db, session=session, together=together)
 
 
 async def request_reschedule(*, db: AsyncSession, session: GuidanceSession, because: str) -> None:

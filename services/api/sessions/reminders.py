@@ -31,21 +31,38 @@ CALL_OFF = "notifications.cancel"
 AHEAD = (("24h", timedelta(hours=24)), ("15m", timedelta(minutes=15)))
 
 
-async def for_counselor(*, db: AsyncSession, session: GuidanceSession, counselor: User) -> None:
+async def for_counselor(
+    *,
+    db: AsyncSession,
+    session: GuidanceSession,
+    counselor: User,
+    together: notify.Together | None = None,
+) -> None:
     """The counselor's reminders, with the host gate link."""
-    await _schedule(db, session, counselor, "host", {"host_url": session.meeting_host_url})
+    link = {"host_url": session.meeting_host_url}
+    await _schedule(db, session, counselor, "host", link, together)
 
 
 async def for_member(
-    *, db: AsyncSession, session: GuidanceSession, member: User, participant: SessionParticipant
+    *,
+    db: AsyncSession,
+    session: GuidanceSession,
+    member: User,
+    participant: SessionParticipant,
+    together: notify.Together | None = None,
 ) -> None:
     """A member's reminders, with their own gated link."""
     link = {"join_url": participant.join_url}
-    await _schedule(db, session, member, f"admission-{participant.admissions}", link)
+    await _schedule(db, session, member, f"admission-{participant.admissions}", link, together)
 
 
 async def _schedule(
-    db: AsyncSession, session: GuidanceSession, person: User, generation: str, link: dict[str, Any]
+    db: AsyncSession,
+    session: GuidanceSession,
+    person: User,
+    generation: str,
+    link: dict[str, Any],
+    together: notify.Together | None,
 ) -> None:
     start, now = as_utc(session.scheduled_start), utcnow()
     for kind, before in AHEAD:
@@ -59,6 +76,7 @@ async def _schedule(
             key=f"reminder:{session.id}:{session.schedule_sequence}:{person.id}:{generation}:{kind}",
             deliver_after=start - before,
             data=notify.session_data(session, reminder=kind, **link),
+            together=together,
         )
 
 

@@ -7,8 +7,10 @@ from fastapi import APIRouter, Request
 from services.notifications.db import DbSession
 from services.notifications.notifications import cancel, service
 from shared.contracts.notifications import (
+    BatchAccepted,
     CancellationDone,
     NotificationAccepted,
+    NotificationBatch,
     NotificationRequest,
     ScheduledCancellation,
 )
@@ -30,6 +32,23 @@ async def accept_notification(
     """Store the request and its deliveries, then answer; the worker delivers them."""
     unconfigured = http.app.state.settings.unconfigured_channels
     return await service.accept(db=db, request=request, unconfigured=unconfigured)
+
+
+@router.post(
+    "/notifications/batch",
+    status_code=202,
+    response_model=BatchAccepted,
+    responses=problem_responses(409),  # a key was used for a different notification: none kept
+)
+async def accept_notifications(
+    batch: NotificationBatch, db: DbSession, _: CallingService, http: Request
+) -> BatchAccepted:
+    """Several at once, as one: each stored as `POST /notifications` stores it, all or none."""
+    unconfigured = http.app.state.settings.unconfigured_channels
+    accepted = await service.accept_many(
+        db=db, requests=batch.notifications, unconfigured=unconfigured
+    )
+    return BatchAccepted(accepted=accepted)
 
 
 @router.post(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from datetime import datetime
 
 from sqlmodel import func, select
@@ -86,6 +86,20 @@ def delivery_for(
         # A scheduled send (a follow-up, a reminder) is simply not due before its time.
         next_attempt_at=due,
     )
+
+
+async def accept_many(
+    *,
+    db: AsyncSession,
+    requests: Sequence[NotificationRequest],
+    unconfigured: Collection[str] = (),
+) -> list[NotificationAccepted]:
+    """Each request as `accept` takes it, in the order given, on one transaction."""
+    # The keys locked in one order whatever the batch's, so two batches sharing keys (a retry
+    # beside its original) never wait for each other in a circle.
+    for key in sorted({r.idempotency_key for r in requests}):
+        await serialize(db, f"notification:{key}")
+    return [await accept(db=db, request=r, unconfigured=unconfigured) for r in requests]
 
 
 async def accept(
