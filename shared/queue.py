@@ -65,6 +65,9 @@ class Claim:
                 locked_by=bindparam("worker", type_=table.locked_by.type),
             )
             .returning(table.id)
+            # Nothing of these rows is loaded in the session that claims (and the WHERE cannot
+            # be evaluated in Python against bind parameters anyway).
+            .execution_options(synchronize_session=False)
         )
 
     async def __call__(

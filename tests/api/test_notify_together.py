@@ -3,15 +3,21 @@ the reminders that move with it) goes to the notifications service in one call, 
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
+from types import SimpleNamespace
 from typing import Any
 
+import pytest
 from fastapi import FastAPI
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.api.outbox.models import OutboxMessage
+from services.api.outbox.relay import PERMANENT_STATUS
+from services.api.sessions.calls import send_notifications
 from services.api.sessions.notify import NOTIFY, NOTIFY_TOGETHER
+from shared.service_client import ServiceCallFailed
 from tests.api.test_provisioning_races import settle
 from tests.factories import SchoolKit, notifications_about
 from tests.notifications.test_session_calendar import provisioned_session
@@ -87,3 +93,34 @@ async def test_a_new_time_and_the_moved_reminders_go_in_one_call(
         "session_reminder",
         "session_reminder",
     ] * 3
+
+
+class Refusing:
+    """A service client whose every call is answered with `status`."""
+
+    def __init__(self, status: int) -> None:
+        self.status = status
+
+    async def post(self, target: str, url: str, **_: Any) -> Any:
+        raise ServiceCallFailed(target, f"HTTP {self.status}", status=self.status)
+
+
+@pytest.mark.parametrize(("status", "given_up"), [(404, False), (405, False), (422, True)])
+async def test_a_notifications_service_without_the_batch_route_is_tried_again_later(
+    status: int, given_up: bool, apps: dict[str, FastAPI]
+) -> None:
+    """Mid-deploy, an older notifications service answers 404: the batch waits, as in an
+    outage, instead of going dead with everyone's links; a refusal of the batch itself stays
+    final."""
+    state = SimpleNamespace(settings=apps["api"].state.settings, service_client=Refusing(status))
+    message = OutboxMessage(
+        school_id=uuid.uuid4(),
+        kind=NOTIFY_TOGETHER,
+        idempotency_key="together:test",
+        payload={"notifications": []},
+    )
+
+    with pytest.raises(ServiceCallFailed) as failed:
+        await send_notifications(message, state)
+
+    assert (failed.value.status in PERMANENT_STATUS) is given_up

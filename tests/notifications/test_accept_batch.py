@@ -76,7 +76,9 @@ async def test_a_key_used_for_another_notification_refuses_the_whole_batch(
 
     assert answer.status_code == 409, answer.text
     assert answer.headers["content-type"].startswith("application/problem+json")
-    assert "idempotency key" in answer.json()["detail"]
+    detail = answer.json()["detail"]
+    assert "notifications[2]" in detail and "idempotency key" in detail
+    assert batch[2]["idempotency_key"] not in detail  # a key can hold the end of a link
     kept = await stored(apps["notifications"], [b["idempotency_key"] for b in batch])
     assert list(kept) == [batch[2]["idempotency_key"]]  # only the earlier one: none of the batch
     assert kept[batch[2]["idempotency_key"]].event == "session_cancelled"

@@ -16,6 +16,7 @@ from services.api.outbox.relay import Sent, handles, on_dead
 from services.api.sessions import locks, notify, provisioning, reminders
 from services.api.sessions.models import GuidanceSession, SessionParticipant
 from shared.contracts.meetings import AdmitOut, MeetingOut
+from shared.service_client import ServiceCallFailed
 
 
 async def _post(
@@ -132,9 +133,15 @@ async def send_notification(message: OutboxMessage, app_state: Any) -> Sent:
 
 @handles(notify.NOTIFY_TOGETHER)
 async def send_notifications(message: OutboxMessage, app_state: Any) -> Sent:
-    await _post(
-        app_state, "notifications", "/internal/v1/notifications/batch", message, message.payload
-    )
+    path = "/internal/v1/notifications/batch"
+    try:
+        await _post(app_state, "notifications", path, message, message.payload)
+    except ServiceCallFailed as exc:
+        if exc.status in (404, 405):
+            # A notifications service older than this api (mid-deploy) has no batch route yet:
+            # tried again later, as in an outage, rather than given up with everyone's links.
+            raise ServiceCallFailed(exc.target, f"no batch route yet: {exc.reason}") from exc
+        raise
     return Sent(_nothing)
 
 

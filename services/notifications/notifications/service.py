@@ -99,7 +99,14 @@ async def accept_many(
     # beside its original) never wait for each other in a circle.
     for key in sorted({r.idempotency_key for r in requests}):
         await serialize(db, f"notification:{key}")
-    return [await accept(db=db, request=r, unconfigured=unconfigured) for r in requests]
+    accepted = []
+    for n, request in enumerate(requests):
+        try:
+            accepted.append(await _accept_locked(db, request, unconfigured))
+        except Conflict as exc:
+            # Which one, by place: the key itself can carry part of a member's link.
+            raise Conflict(f"notifications[{n}]: {exc.detail}") from exc
+    return accepted
 
 
 async def accept(
@@ -108,6 +115,12 @@ async def accept(
     # The same request twice at once (a retry racing its original): the second waits for the
     # first to commit and then answers what it made, instead of failing on the unique key.
     await serialize(db, f"notification:{request.idempotency_key}")
+    return await _accept_locked(db, request, unconfigured)
+
+
+async def _accept_locked(
+    db: AsyncSession, request: NotificationRequest, unconfigured: Collection[str]
+) -> NotificationAccepted:
     existing = (
         await db.exec(
             select(Notification).where(Notification.idempotency_key == request.idempotency_key)
