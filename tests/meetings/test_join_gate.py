@@ -431,6 +431,78 @@ async def test_when_the_api_cannot_confirm_the_gate_fails_closed_with_503(
     assert event.outcome == "refused_unavailable"
 
 
+# --- link previews --------------------------------------------------------------------------
+
+PREVIEWERS = [
+    "WhatsApp/2.23.20.0 A",
+    "TelegramBot (like TwitterBot)",
+    "facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)",
+    "Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)",
+    "Mozilla/5.0 (compatible; Discordbot/2.0; +https://discordapp.com)",
+]
+
+
+@pytest.mark.parametrize("agent", PREVIEWERS)
+async def test_a_chat_apps_link_preview_is_not_a_click_and_lets_nobody_in(
+    agent: str,
+    member: Member,
+    meetings: httpx.AsyncClient,
+    apps: dict[str, FastAPI],
+    connect: Connect,
+    clock: Clock,
+) -> None:
+    """WhatsApp and Telegram fetch a link the moment the message arrives, to show a preview:
+    that is neither the member's attendance nor a reason to ask the api or the provider."""
+    connect(Unreachable())  # a clearance check would answer 503: none is made
+
+    answer = await meetings.get(member.path, headers={"User-Agent": agent})
+
+    page = assert_page(answer, 200)
+    assert "location" not in answer.headers
+    assert "Tautan pribadi Lingkar" in page
+    assert member.session["title"] not in page  # the preview shows nothing of the session
+    assert member.student["name"] not in page
+    participant = await participant_of(apps["meetings"], member.token)
+    [event] = await events_of(apps["meetings"], participant.id)
+    assert (event.outcome, event.user_agent) == ("preview", agent)
+
+
+async def test_after_a_preview_the_members_own_click_is_let_in_and_both_are_kept(
+    member: Member,
+    meetings: httpx.AsyncClient,
+    apps: dict[str, FastAPI],
+    clock: Clock,
+    api_reachable: None,
+) -> None:
+    preview = await meetings.get(member.path, headers={"User-Agent": PREVIEWERS[0]})
+    # Opened inside Telegram: its in-app browser sends the phone's browser agent.
+    in_app = (
+        "Mozilla/5.0 (Linux; Android 13) Chrome/119.0 Mobile Safari/537.36 Telegram-Android/10.2"
+    )
+    click = await meetings.get(member.path, headers={"User-Agent": in_app})
+
+    assert preview.status_code == 200, preview.text
+    assert click.status_code == 302, click.text
+    participant = await participant_of(apps["meetings"], member.token)
+    events = await events_of(apps["meetings"], participant.id)
+    assert [e.outcome for e in events] == ["preview", "admitted"]
+
+
+async def test_a_preview_of_the_host_link_fetches_nothing_from_the_provider(
+    member: Member, meetings: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def provider_called(*_: Any, **__: Any) -> str:
+        raise AssertionError("a preview made a provider call")
+
+    monkeypatch.setattr(join_service, "fresh_host_url", provider_called)
+    host_path = urlsplit(member.meeting["host_url"]).path
+
+    answer = await meetings.get(host_path, headers={"User-Agent": PREVIEWERS[1]})
+
+    assert "Tautan pribadi Lingkar" in assert_page(answer, 200)
+    assert "location" not in answer.headers
+
+
 # --- the pages and the logs -----------------------------------------------------------------
 
 

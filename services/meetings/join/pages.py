@@ -29,6 +29,7 @@ _PAGE_HEADERS = {
 }
 
 _STATUS = {
+    Outcome.preview: (200, "preview"),
     Outcome.unknown: (404, "unknown"),
     Outcome.revoked: (403, "consent"),
     Outcome.not_cleared: (403, "consent"),
@@ -40,6 +41,19 @@ _STATUS = {
 
 # page: language: (title, why, what to do)
 _TEXT: dict[str, dict[str, tuple[str, str, str]]] = {
+    # What a chat app shows under the link: nothing of the session, nor whose link it is.
+    "preview": {
+        "id": (
+            "Tautan pribadi Lingkar",
+            "Tautan ini untuk satu peserta sesi bimbingan kelompok dan tidak untuk dibagikan.",
+            "Buka tautan ini di peramban Anda untuk bergabung.",
+        ),
+        "en": (
+            "A personal Lingkar link",
+            "This link is for one member of a group guidance session and is not to be shared.",
+            "Open this link in your browser to join.",
+        ),
+    },
     "unknown": {
         "id": (
             "Tautan tidak dikenali",

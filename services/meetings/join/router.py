@@ -18,6 +18,7 @@ _PAGE = {"text/html": {"schema": {"type": "string"}}}
     "/j/{token}",
     response_class=HTMLResponse,
     responses={
+        200: {"content": _PAGE, "description": "A link preview's crawler: a neutral page"},
         302: {"description": "Admitted: on to the provider's meeting"},
         403: {
             "content": _PAGE,
@@ -32,12 +33,8 @@ async def join(
     token: str, request: Request, db: DbSession, clearance: Clearances, providers: Providers
 ) -> Response:
     """Check the member is cleared and the session is open, record the click, send them on."""
-    visitor = service.Visitor(
-        client_address=request.client.host if request.client else None,
-        user_agent=request.headers.get("user-agent"),
-    )
     decision = await service.click(
-        db=db, token=token, visitor=visitor, clearance=clearance, providers=providers
+        db=db, token=token, visitor=_visitor(request), clearance=clearance, providers=providers
     )
     return pages.answer(decision, accept_language=request.headers.get("accept-language"))
 
@@ -46,6 +43,7 @@ async def join(
     "/h/{token}",
     response_class=HTMLResponse,
     responses={
+        200: {"content": _PAGE, "description": "A link preview's crawler: a neutral page"},
         302: {"description": "On to the provider's host link, fetched now"},
         404: {"content": _PAGE, "description": "Not a link we gave"},
         410: {"content": _PAGE, "description": "The session was cancelled"},
@@ -54,5 +52,14 @@ async def join(
 async def host(token: str, request: Request, db: DbSession, providers: Providers) -> Response:
     """The counselor's link to open the meeting as host. The token in the path is the
     credential; the provider's host link (which may carry the host's key) is never shown."""
-    decision = await service.host_click(db=db, token=token, providers=providers)
+    decision = await service.host_click(
+        db=db, token=token, visitor=_visitor(request), providers=providers
+    )
     return pages.answer(decision, accept_language=request.headers.get("accept-language"))
+
+
+def _visitor(request: Request) -> service.Visitor:
+    return service.Visitor(
+        client_address=request.client.host if request.client else None,
+        user_agent=request.headers.get("user-agent"),
+    )

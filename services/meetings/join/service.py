@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -44,12 +45,30 @@ class Outcome(StrEnum):
     ended = "refused_ended"
     cancelled = "refused_cancelled"
     unavailable = "refused_unavailable"
+    # A chat app or a crawler fetched the link to show a preview of it: not a click.
+    preview = "preview"
+
+
+# What fetches a link to show a preview of it, by its User-Agent (each service's documented
+# crawler): a message carrying a join link is fetched so the moment it arrives in WhatsApp or
+# Telegram, long before the member opens it. In-app browsers (a member opening the link inside
+# WhatsApp or Telegram) send their phone's browser agent, none of these.
+_PREVIEWERS = re.compile(
+    r"^WhatsApp/|TelegramBot|facebookexternalhit|Facebot|Twitterbot|Slackbot|Discordbot|"
+    r"LinkedInBot|SkypeUriPreview|Googlebot|bingbot|Applebot|redditbot|Iframely|Embedly|"
+    r"vkShare|Viber|Pinterestbot|MicrosoftPreview|Mattermost-Bot",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
 class Visitor:
     client_address: str | None
     user_agent: str | None
+
+    @property
+    def previewing(self) -> bool:
+        return bool(self.user_agent and _PREVIEWERS.search(self.user_agent))
 
 
 @dataclass(frozen=True)
@@ -80,6 +99,14 @@ async def click(
     participant = None
     if len(token) <= MAX_TOKEN_LENGTH:
         participant = await participant_service.by_token(db=db, token=token)
+    if visitor.previewing:
+        # Kept, so the record says why a link shows as fetched before its member opened it;
+        # but not a click: nothing is checked, no provider is called, nobody is sent on.
+        participant_id, meeting_id = (
+            (participant.id, participant.meeting_id) if participant else (None, None)
+        )
+        _record(db, participant_id, meeting_id, Outcome.preview, visitor, now)
+        return Decision(Outcome.preview)
     if participant is None:
         _record(db, None, None, Outcome.unknown, visitor, now)
         return Decision(Outcome.unknown)
@@ -160,9 +187,13 @@ def _record(
     )
 
 
-async def host_click(*, db: AsyncSession, token: str, providers: ProviderLookup) -> Decision:
+async def host_click(
+    *, db: AsyncSession, token: str, visitor: Visitor, providers: ProviderLookup
+) -> Decision:
     """The counselor's link: on to the provider's host link as it works now (fetched at the
     click: Zoom's expires), while the meeting stands."""
+    if visitor.previewing:
+        return Decision(Outcome.preview)  # no provider call for a chat app's crawler
     meeting = None
     if len(token) <= MAX_TOKEN_LENGTH:
         meeting = await meeting_repository.by_host_token_hash(db, token_hash(token))
