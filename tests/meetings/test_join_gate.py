@@ -442,6 +442,45 @@ PREVIEWERS = [
 ]
 
 
+# Members opening their link inside an app: the phone's browser agent, the app's name added.
+IN_APP_BROWSERS = [
+    "Mozilla/5.0 (Linux; Android 10; Redmi Note 7 Build/QKQ1.190920.002; wv) AppleWebKit/537.36 "
+    "(KHTML, like Gecko) Version/4.0 Chrome/81.0.4044.138 Mobile Safari/537.36 Viber/14.7.0.4",
+    "Mozilla/5.0 (Linux; Android 13; SM-A536E Build/TP1A.220624.014; wv) AppleWebKit/537.36 "
+    "(KHTML, like Gecko) Version/4.0 Chrome/119.0.6045.163 Mobile Safari/537.36 "
+    "[FB_IAB/FB4A;FBAV/442.0.0.33.113;]",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like "
+    "Gecko) Mobile/15E148 [FBAN/FBIOS;FBAV/440.0.0.33.111;FBBV/540000000;FBDV/iPhone14,5]",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like "
+    "Gecko) Mobile/15E148 Instagram 307.0.0.34.111 (iPhone14,5; iOS 17_1; id_ID; id)",
+    "Mozilla/5.0 (Linux; Android 12; CPH2179) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/119.0 Mobile Safari/537.36 Line/13.19.1/IAB",
+    "Mozilla/5.0 (Linux; Android 13) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/119.0 "
+    "Mobile Safari/537.36 Telegram-Android/10.2.9 (Samsung SM-A536E; Android 13; SDK 33)",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like "
+    "Gecko) GSA/292.0.588 Mobile/15E148 Safari/604.1",
+    "Mozilla/5.0 (Linux; Android 13; SAMSUNG SM-A536E) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "SamsungBrowser/23.0 Chrome/115.0.0.0 Mobile Safari/537.36",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like "
+    "Gecko) Mobile/15E148 [LinkedInApp]/9.29.1",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like "
+    "Gecko) Mobile/15E148 [Pinterest/iOS]",
+]
+
+
+@pytest.mark.parametrize("agent", IN_APP_BROWSERS)
+def test_a_member_in_an_apps_own_browser_is_not_taken_for_a_previewer(agent: str) -> None:
+    assert not join_service.Visitor(client_address=None, user_agent=agent).previewing
+
+
+VIBERS_FETCHER = "Viber/18.0.1.286 CFNetwork/1335.0.3 Darwin/21.6.0"
+
+
+@pytest.mark.parametrize("agent", [*PREVIEWERS, VIBERS_FETCHER])
+def test_the_previewers_are_known_by_their_agent(agent: str) -> None:
+    assert join_service.Visitor(client_address=None, user_agent=agent).previewing
+
+
 @pytest.mark.parametrize("agent", PREVIEWERS)
 async def test_a_chat_apps_link_preview_is_not_a_click_and_lets_nobody_in(
     agent: str,
@@ -465,6 +504,19 @@ async def test_a_chat_apps_link_preview_is_not_a_click_and_lets_nobody_in(
     participant = await participant_of(apps["meetings"], member.token)
     [event] = await events_of(apps["meetings"], participant.id)
     assert (event.outcome, event.user_agent) == ("preview", agent)
+
+
+async def test_a_preview_of_a_link_nobody_was_given_is_kept_as_that(
+    meetings: httpx.AsyncClient, apps: dict[str, FastAPI]
+) -> None:
+    agent = f"{PREVIEWERS[1]} {uuid.uuid4().hex}"
+
+    answer = await meetings.get(f"/j/{secrets.token_urlsafe(32)}", headers={"User-Agent": agent})
+
+    assert "Tautan pribadi Lingkar" in assert_page(answer, 200)
+    async with AsyncSession(apps["meetings"].state.engine) as db:
+        [event] = (await db.exec(select(JoinEvent).where(JoinEvent.user_agent == agent))).all()
+    assert (event.outcome, event.participant_id) == ("refused_unknown", None)
 
 
 async def test_after_a_preview_the_members_own_click_is_let_in_and_both_are_kept(

@@ -25,7 +25,7 @@ _PAGE_HEADERS = {
     **_PRIVATE,
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
     "X-Content-Type-Options": "nosniff",
-    "Vary": "Accept-Language",
+    "Vary": "Accept-Language, User-Agent",  # a link preview's crawler gets a page of its own
 }
 
 _STATUS = {

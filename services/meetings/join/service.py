@@ -2,7 +2,8 @@
 
 The browser goes on to the provider only when every one of these holds: the link is one we
 gave, the admission is active, the meeting is not cancelled, now is inside the join window,
-and the api confirms, now, that the member is still cleared. Every click is recorded.
+and the api confirms, now, that the member is still cleared. Every click is recorded, and
+so is a chat app's fetch of the link for its preview, as that (it is not a click).
 """
 
 from __future__ import annotations
@@ -51,12 +52,14 @@ class Outcome(StrEnum):
 
 # What fetches a link to show a preview of it, by its User-Agent (each service's documented
 # crawler): a message carrying a join link is fetched so the moment it arrives in WhatsApp or
-# Telegram, long before the member opens it. In-app browsers (a member opening the link inside
-# WhatsApp or Telegram) send their phone's browser agent, none of these.
+# Telegram, long before the member opens it. An app's own name is matched only where its
+# fetcher's agent starts with it (`^WhatsApp/`, `^Viber/`): their in-app browsers send the
+# phone's browser agent with the app's name added at the end, and that is a member clicking.
 _PREVIEWERS = re.compile(
-    r"^WhatsApp/|TelegramBot|facebookexternalhit|Facebot|Twitterbot|Slackbot|Discordbot|"
-    r"LinkedInBot|SkypeUriPreview|Googlebot|bingbot|Applebot|redditbot|Iframely|Embedly|"
-    r"vkShare|Viber|Pinterestbot|MicrosoftPreview|Mattermost-Bot",
+    r"^WhatsApp/|^Viber/|TelegramBot|facebookexternalhit|Facebot|Twitterbot|Slackbot|"
+    r"Discordbot|LinkedInBot|SkypeUriPreview|BingPreview|Googlebot|bingbot|Applebot|redditbot|"
+    r"Iframely|Embedly|vkShare|Pinterestbot|MicrosoftPreview|Mattermost-Bot|"
+    r"Snap URL Preview",
     re.IGNORECASE,
 )
 
@@ -101,11 +104,12 @@ async def click(
         participant = await participant_service.by_token(db=db, token=token)
     if visitor.previewing:
         # Kept, so the record says why a link shows as fetched before its member opened it;
-        # but not a click: nothing is checked, no provider is called, nobody is sent on.
-        participant_id, meeting_id = (
-            (participant.id, participant.meeting_id) if participant else (None, None)
-        )
-        _record(db, participant_id, meeting_id, Outcome.preview, visitor, now)
+        # but not a click: nothing is checked, no provider is called, nobody is sent on. (A
+        # link nobody was given is recorded as that, whatever fetched it.)
+        if participant is None:
+            _record(db, None, None, Outcome.unknown, visitor, now)
+        else:
+            _record(db, participant.id, participant.meeting_id, Outcome.preview, visitor, now)
         return Decision(Outcome.preview)
     if participant is None:
         _record(db, None, None, Outcome.unknown, visitor, now)
