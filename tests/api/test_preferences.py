@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.api.outbox.models import OutboxMessage
-from services.api.sessions.notify import NOTIFY
+from services.api.sessions.notify import NOTIFY, NOTIFY_TOGETHER
 from services.notifications.notifications.models import Delivery, Notification
 from tests.factories import SchoolKit, bearer, eventually
 
@@ -31,13 +31,14 @@ async def deliveries_about(app: FastAPI, session_id: str) -> list[tuple[Notifica
 async def recipients_sent(app: FastAPI, session_id: str) -> list[dict[str, Any]]:
     """The recipients of the api's notification requests about a session, as sent."""
     async with AsyncSession(app.state.engine) as db:
-        rows = await db.exec(select(OutboxMessage).where(OutboxMessage.kind == NOTIFY))
-        return [
-            r
+        query = select(OutboxMessage).where(col(OutboxMessage.kind).in_([NOTIFY, NOTIFY_TOGETHER]))
+        rows = await db.exec(query)
+        requests = [
+            n
             for m in rows.all()
-            if m.payload.get("session_id") == session_id
-            for r in m.payload["recipients"]
+            for n in (m.payload["notifications"] if m.kind == NOTIFY_TOGETHER else [m.payload])
         ]
+        return [r for n in requests if n.get("session_id") == session_id for r in n["recipients"]]
 
 
 async def student_with_every_address(school: SchoolKit, name: str) -> dict[str, Any]:
