@@ -21,6 +21,7 @@ from services.notifications.webhooks.delivery import WebhookSender
 from services.notifications.webhooks.models import WebhookMessage
 from services.notifications.worker import Worker
 from shared.timeutil import utcnow
+from tests.api.test_provisioning_races import settle
 from tests.conftest import SERVICE_SECRET
 from tests.notifications.support import Accept, SmtpServer, free_port
 from tests.notifications.webhook_support import Clock, Receiver
@@ -90,8 +91,10 @@ async def make_worker(
 async def quiet_queue(apps: dict[str, FastAPI]) -> AsyncIterator[None]:
     """Park the deliveries other tests left pending, so a worker here sees only this test's.
 
-    They get their own due time back afterwards.
+    They get their own due time back afterwards. The api's relay is settled first: a message
+    it still held (another test's provisioning) would arrive here after the parking.
     """
+    await settle(apps)
     engine = apps["notifications"].state.engine
     async with AsyncSession(engine) as db:
         parked = (
