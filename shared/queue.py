@@ -90,30 +90,6 @@ class Claim:
         return [row_id for row_id in ids if row_id in taken]
 
 
-_CLAIMS: dict[type[Any], Claim] = {}
-
-
-def _claim_of(model: type[Any]) -> Claim:
-    claim = _CLAIMS.get(model)
-    if claim is None:
-        claim = _CLAIMS[model] = Claim(model)
-    return claim
-
-
-async def claim_due(
-    session: AsyncSession,
-    model: type[Any],
-    *,
-    now: datetime,
-    lease: timedelta,
-    limit: int,
-    worker: str,
-) -> list[Any]:
-    """Lease up to `limit` due rows of `model` to `worker` and return their ids (commit
-    afterwards). A queue with conditions of its own keeps its own `Claim`."""
-    return await _claim_of(model)(session, now=now, lease=lease, limit=limit, worker=worker)
-
-
 async def counts_by_state(
     session: AsyncSession, model: type[Any], *, now: datetime, by: Sequence[Any] = ()
 ) -> dict[tuple[Any, ...], int]:

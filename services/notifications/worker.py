@@ -45,7 +45,7 @@ from services.notifications.webhooks.delivery import WebhookSender
 from shared.contracts.notifications import Event
 from shared.db import create_engine, run_migrations
 from shared.observability import configure_logging
-from shared.queue import claim_due
+from shared.queue import Claim
 from shared.timeutil import utcnow
 
 log = logging.getLogger("lingkar.worker")
@@ -93,6 +93,7 @@ _MARK_SENT = (
     )
 )
 _RECORD_TRY = insert(DeliveryAttempt.__table__)  # type: ignore[attr-defined]
+CLAIM = Claim(Delivery)
 # Messages that tell a person the session's time (and carry a REQUEST invite by email).
 SCHEDULE_ANNOUNCEMENTS = (
     Event.meeting_provisioned_member.value,
@@ -158,9 +159,8 @@ class Worker:
     async def claim(self) -> list[uuid.UUID]:
         """Lease a batch of due deliveries to this worker."""
         async with AsyncSession(self.engine, expire_on_commit=False) as db:
-            ids = await claim_due(
+            ids = await CLAIM(
                 db,
-                Delivery,
                 now=self.clock(),
                 lease=timedelta(seconds=self.settings.worker_lease_seconds),
                 limit=self.settings.worker_batch_size,

@@ -19,8 +19,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.notifications.notifications.models import Delivery, Notification
-from services.notifications.worker import Worker
-from shared.queue import claim_due
+from services.notifications.worker import CLAIM, Worker
 from shared.timeutil import as_utc, utcnow
 from tests.notifications.support import (
     Accept,
@@ -126,9 +125,7 @@ async def test_claim_skips_a_live_lease_and_takes_an_expired_one(apps: dict[str,
         await db.commit()
 
     async with AsyncSession(engine, expire_on_commit=False) as db:
-        ids = await claim_due(
-            db, Delivery, now=now, lease=timedelta(seconds=120), limit=50, worker="worker-b"
-        )
+        ids = await CLAIM(db, now=now, lease=timedelta(seconds=120), limit=50, worker="worker-b")
         await db.commit()
 
     assert set(ids) == {expired.id, free.id}
@@ -161,9 +158,8 @@ async def test_a_second_claim_right_after_the_first_gets_nothing(
     for worker in ("worker-a", "worker-b"):
         async with AsyncSession(engine) as db:
             claims.append(
-                await claim_due(
+                await CLAIM(
                     db,
-                    Delivery,
                     now=utcnow(),
                     lease=timedelta(seconds=120),
                     limit=10,
@@ -188,8 +184,8 @@ async def test_a_claimer_overtaken_between_its_select_and_its_update_does_not_le
 
     async def claim(worker: str) -> list[Any]:
         async with AsyncSession(engine) as db:
-            ids = await claim_due(
-                db, Delivery, now=utcnow(), lease=timedelta(seconds=120), limit=10, worker=worker
+            ids = await CLAIM(
+                db, now=utcnow(), lease=timedelta(seconds=120), limit=10, worker=worker
             )
             await db.commit()
             return ids
@@ -201,8 +197,8 @@ async def test_a_claimer_overtaken_between_its_select_and_its_update_does_not_le
             if state.is_update and not overtaker:
                 overtaker.append(await_only(claim("worker-b")))
 
-        claimed_by_a = await claim_due(
-            slow, Delivery, now=utcnow(), lease=timedelta(seconds=120), limit=10, worker="worker-a"
+        claimed_by_a = await CLAIM(
+            slow, now=utcnow(), lease=timedelta(seconds=120), limit=10, worker="worker-a"
         )
         await slow.commit()
 

@@ -29,7 +29,7 @@ from services.notifications.webhooks import destinations, signing
 from services.notifications.webhooks.models import WebhookMessage, WebhookSubscription
 from services.notifications.webhooks.service import live_secrets
 from shared.contracts.webhooks import WEBHOOK_TEST
-from shared.queue import claim_due
+from shared.queue import Claim
 from shared.secret_box import SecretBox
 from shared.timeutil import utcnow
 
@@ -48,6 +48,7 @@ MAX_ATTEMPTS = len(SCHEDULE) + 1
 JITTER = 0.2
 RETRY_AFTER_STATUS = frozenset({429, 502, 503, 504})
 LONGEST_RETRY_AFTER = timedelta(hours=24)
+_CLAIM = Claim(WebhookMessage)
 
 
 def retry_delay(attempts_made: int) -> timedelta | None:
@@ -127,9 +128,8 @@ class WebhookSender:
 
     async def run_once(self) -> int:
         async with AsyncSession(self.engine, expire_on_commit=False) as db:
-            ids = await claim_due(
+            ids = await _CLAIM(
                 db,
-                WebhookMessage,
                 now=self.now(),
                 lease=timedelta(seconds=self.settings.worker_lease_seconds),
                 limit=self.settings.worker_batch_size,
