@@ -102,18 +102,15 @@ async def click(
     participant = None
     if len(token) <= MAX_TOKEN_LENGTH:
         participant = await participant_service.by_token(db=db, token=token)
-    if visitor.previewing:
-        # Kept, so the record says why a link shows as fetched before its member opened it;
-        # but not a click: nothing is checked, no provider is called, nobody is sent on. (A
-        # link nobody was given is recorded as that, whatever fetched it.)
-        if participant is None:
-            _record(db, None, None, Outcome.unknown, visitor, now)
-        else:
-            _record(db, participant.id, participant.meeting_id, Outcome.preview, visitor, now)
-        return Decision(Outcome.preview)
     if participant is None:
         _record(db, None, None, Outcome.unknown, visitor, now)
-        return Decision(Outcome.unknown)
+        # A crawler is shown the neutral page whatever the link: it learns nothing from it.
+        return Decision(Outcome.preview if visitor.previewing else Outcome.unknown)
+    if visitor.previewing:
+        # Kept, so the record says why a link shows as fetched before its member opened it;
+        # but not a click: nothing is checked, no provider is called, nobody is sent on.
+        _record(db, participant.id, participant.meeting_id, Outcome.preview, visitor, now)
+        return Decision(Outcome.preview)
     meeting = await meeting_repository.get(db, participant.meeting_id)
     decision = await _decide(participant, meeting, now, clearance, providers)
     _record(db, participant.id, meeting.id, decision.outcome, visitor, now)
