@@ -161,8 +161,12 @@ async def _run(
             answered[(p.session_id, p.student_id)] = time.monotonic()
 
         pids = {name: stack.running[name].pid for name in SERVICES}
-        cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
-        cpu_before["db"] = postgres_cpu_seconds()
+
+        def cpu_now() -> dict[str, float]:
+            used = {k: cpu_seconds(pid) for k, pid in pids.items()}
+            return {**used, "db": postgres_cpu_seconds()}
+
+        cpu_before = cpu_now()
         async with httpx.AsyncClient(base_url=stack.url("api"), timeout=60) as public:
             granting = asyncio.gather(*(grant(public, p) for p in pending))
             deadline = time.monotonic() + 60
@@ -175,13 +179,11 @@ async def _run(
             await granting
         # The CPU each part spent from the first POST to the last link (PostgreSQL's includes
         # this loop's own polls for the links).
-        cpu = {name: cpu_seconds(pid) - cpu_before[name] for name, pid in pids.items()}
-        cpu["db"] = postgres_cpu_seconds() - cpu_before["db"]
+        cpu = {k: spent - cpu_before[k] for k, spent in cpu_now().items()}
         # And until what the grants set going has left the api's outbox (the members' link
         # messages and reminders, after the links): the whole of what a grant costs.
         await _until(lambda: _outbox_due(conn), 0, "the grants' calls to leave the outbox")
-        whole = {name: cpu_seconds(pid) - cpu_before[name] for name, pid in pids.items()}
-        whole["db"] = postgres_cpu_seconds() - cpu_before["db"]
+        whole = {k: spent - cpu_before[k] for k, spent in cpu_now().items()}
     finally:
         await conn.close()
     waits = sorted((seen[k] - sent[k]) * 1000 for k in seen)
