@@ -91,6 +91,9 @@ def uvicorn_command(factory: str, port: int) -> list[str]:
         "127.0.0.1",
         "--port",
         str(port),
+        # As deployed: no service speaks WebSocket, so uvicorn loads no WebSocket library.
+        "--ws",
+        "none",
     ]
 
 

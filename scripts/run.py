@@ -101,6 +101,8 @@ def main() -> int:
                         host,
                         "--port",
                         port,
+                        "--ws",
+                        "none",
                         "--no-access-log",
                         "--log-level",
                         "warning",

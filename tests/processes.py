@@ -85,6 +85,8 @@ class Services:
                 "127.0.0.1",
                 "--port",
                 str(self.ports[service]),
+                "--ws",
+                "none",
                 "--log-level",
                 "warning",
             ]

