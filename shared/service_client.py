@@ -16,6 +16,7 @@ import httpx
 
 from shared.observability import REQUEST_ID_HEADER, Metrics, current_request_id
 from shared.service_auth import ServiceTokens
+from shared.tls import client_context
 
 log = logging.getLogger("lingkar.service_client")
 
@@ -56,7 +57,9 @@ class ServiceClient:
         self.metrics = metrics
         self.attempts = attempts
         self.backoff_seconds = backoff_seconds
-        self._http = httpx.AsyncClient(timeout=httpx.Timeout(timeout), transport=transport)
+        self._http = httpx.AsyncClient(
+            timeout=httpx.Timeout(timeout), transport=transport, verify=client_context()
+        )
 
     async def aclose(self) -> None:
         await self._http.aclose()

@@ -37,6 +37,7 @@ from services.meetings.settings import MeetingsSettings
 from shared.problems import DomainError
 from shared.secret_box import SecretBox
 from shared.stages import Provider
+from shared.tls import client_context
 
 
 class ProviderNotAvailable(DomainError):
@@ -117,7 +118,7 @@ class ProviderRegistry:
     ) -> None:
         self.settings, self.engine, self.box = settings, engine, box
         self.http = http or httpx.AsyncClient(
-            timeout=httpx.Timeout(settings.outside_call_timeout_seconds)
+            timeout=httpx.Timeout(settings.outside_call_timeout_seconds), verify=client_context()
         )
         self.zoom_tokens = ZoomTokenCache()
         self.zoom_retry = RetryPolicy()

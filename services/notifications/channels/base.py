@@ -21,6 +21,7 @@ from services.notifications.notifications.templates import Rendered
 from services.notifications.settings import NotificationsSettings
 from shared.contracts.whatsapp import WhatsAppTemplate
 from shared.queue import backoff
+from shared.tls import client_context
 
 
 class DeliveryFailed(Exception):
@@ -70,7 +71,9 @@ class Connections:
 
     def http(self) -> httpx.AsyncClient:
         if self._http is None:
-            self._http = httpx.AsyncClient(timeout=self.settings.outside_call_timeout_seconds)
+            self._http = httpx.AsyncClient(
+                timeout=self.settings.outside_call_timeout_seconds, verify=client_context()
+            )
         return self._http
 
     def kept(self, name: str, make: Callable[[], ClosableT]) -> ClosableT:

@@ -32,6 +32,7 @@ from shared.contracts.webhooks import WEBHOOK_TEST
 from shared.queue import Claim
 from shared.secret_box import SecretBox
 from shared.timeutil import utcnow
+from shared.tls import client_context
 
 log = logging.getLogger("lingkar.webhooks")
 
@@ -123,8 +124,8 @@ class WebhookSender:
         self.worker = worker
         self.now = now
         self.box = SecretBox(settings.webhook_secrets_key, what="the webhook secret")
-        # Made once (it reads the CA bundle): every batch's clients share it.
-        self.tls = httpx.create_ssl_context()
+        # Every batch's clients share the process's one context (it reads the CA bundle).
+        self.tls = client_context()
 
     async def run_once(self) -> int:
         async with AsyncSession(self.engine, expire_on_commit=False) as db:
