@@ -7,6 +7,8 @@ one of the school's own users); every public route then admits a token by its ro
 from __future__ import annotations
 
 import base64
+import hashlib
+import os
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -14,8 +16,10 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.api.auth.models import ApiClient
 from services.api.auth.principal import Role
 from services.api.auth.tokens import AccessTokens
 from services.api.schools import service as school_service
@@ -550,8 +554,64 @@ def test_the_memory_of_verified_tokens_is_bounded(monkeypatch: pytest.MonkeyPatc
     assert list(tokens._verified) == issued[-3:]  # the oldest were dropped
 
 
-async def test_client_secrets_are_checked_a_few_at_a_time_so_a_flood_cannot_take_the_memory(
-    school: SchoolKit, api: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+def earlier_scrypt_hash(secret: str) -> str:
+    """The form earlier versions stored: `scrypt$n$r$p$salt$digest`, base64."""
+    salt = os.urandom(16)
+    digest = hashlib.scrypt(secret.encode(), salt=salt, n=2**14, r=8, p=1)
+    encoded = [base64.b64encode(b).decode() for b in (salt, digest)]
+    return "$".join(["scrypt", "16384", "8", "1", *encoded])
+
+
+async def stored_hash(app: FastAPI, client_id: str, replace: str | None = None) -> str:
+    async with AsyncSession(app.state.engine, expire_on_commit=False) as db:
+        row = (await db.exec(select(ApiClient).where(ApiClient.client_id == client_id))).one()
+        if replace is not None:
+            row.secret_hash = replace
+            await db.commit()
+        return row.secret_hash
+
+
+async def token_answer(api: httpx.AsyncClient, client_id: str, secret: str) -> httpx.Response:
+    return await api.post(
+        "/v1/oauth/token", data={"grant_type": "client_credentials"}, auth=(client_id, secret)
+    )
+
+
+async def test_a_client_secret_is_stored_as_its_sha256_digest_and_nothing_else(
+    school: SchoolKit, apps: dict[str, FastAPI]
+) -> None:
+    """32 random bytes need no slow hash (see auth/secrets.py): one SHA-256, no plain text."""
+    stored = await stored_hash(apps["api"], school.client_id)
+    expected = hashlib.sha256(school.client_secret.encode()).hexdigest()
+    assert stored == f"sha256${expected}"
+    assert school.client_secret not in stored
+
+
+async def test_a_secret_stored_by_an_earlier_version_still_works_and_is_then_stored_anew(
+    school: SchoolKit, apps: dict[str, FastAPI], api: httpx.AsyncClient
+) -> None:
+    earlier = earlier_scrypt_hash(school.client_secret)
+    await stored_hash(apps["api"], school.client_id, replace=earlier)
+
+    wrong = await token_answer(api, school.client_id, "Wr0ng-" + uuid.uuid4().hex)
+    assert_problem(wrong, 401)
+    assert await stored_hash(apps["api"], school.client_id) == earlier  # a wrong one: no change
+
+    first = await token_answer(api, school.client_id, school.client_secret)
+    assert first.status_code == 200, first.text
+    digest = hashlib.sha256(school.client_secret.encode()).hexdigest()
+    assert await stored_hash(apps["api"], school.client_id) == f"sha256${digest}"
+
+    again = await token_answer(api, school.client_id, school.client_secret)
+    assert again.status_code == 200, again.text
+    assert_problem(await token_answer(api, school.client_id, "Wr0ng-" + uuid.uuid4().hex), 401)
+
+
+async def test_earlier_scrypt_hashes_are_checked_a_few_at_a_time_so_a_flood_cannot_take_the_memory(
+    school: SchoolKit,
+    apps: dict[str, FastAPI],
+    api: httpx.AsyncClient,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Each scrypt check holds 16 MiB; twelve token requests at once run at most four checks."""
     import asyncio
@@ -560,6 +620,9 @@ async def test_client_secrets_are_checked_a_few_at_a_time_so_a_flood_cannot_take
 
     from services.api.auth import oauth, router
 
+    await stored_hash(
+        apps["api"], school.client_id, replace=earlier_scrypt_hash(school.client_secret)
+    )
     running, most = 0, 0
     lock = threading.Lock()
     real = oauth.verify_secret
@@ -578,15 +641,8 @@ async def test_client_secrets_are_checked_a_few_at_a_time_so_a_flood_cannot_take
 
     monkeypatch.setattr(oauth, "verify_secret", watched)
     answers = await asyncio.gather(
-        *(
-            api.post(
-                "/v1/oauth/token",
-                data={"grant_type": "client_credentials"},
-                auth=(school.client_id, school.client_secret),
-            )
-            for _ in range(12)
-        )
+        *(token_answer(api, school.client_id, school.client_secret) for _ in range(12))
     )
     assert [a.status_code for a in answers] == [200] * 12
-    assert router.SECRET_CHECKS.total_tokens == 4
+    assert router.SCRYPT_CHECKS.total_tokens == 4
     assert 2 <= most <= 4, most  # they did pile up, and no more than four ran at once

@@ -35,7 +35,7 @@ from authlib.oauth2.rfc6749.grants import BaseGrant, ClientCredentialsGrant, Tok
 
 from services.api.auth.models import ApiClient
 from services.api.auth.principal import USER_SCOPES, Role, Scope
-from services.api.auth.secrets import verify_secret
+from services.api.auth.secrets import hash_secret, needs_rehash, verify_secret
 from services.api.auth.tokens import AccessTokens
 
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"  # noqa: S105 - a type name, not a secret
@@ -54,6 +54,17 @@ class SubjectUser:
 class Prefetched:
     clients: dict[str, ApiClient] = field(default_factory=dict)
     subject: SubjectUser | None = None
+    # Secrets authlib found good for a client whose hash is in an earlier form.
+    good_secrets: dict[str, str] = field(default_factory=dict)
+
+    def outdated_hashes(self) -> bool:
+        return any(needs_rehash(c.secret_hash) for c in self.clients.values())
+
+    def store_current_hashes(self) -> None:
+        """Replace each earlier-form hash whose secret was just found good (the request's
+        session commits it)."""
+        for client_id, secret in self.good_secrets.items():
+            self.clients[client_id].secret_hash = hash_secret(secret)
 
 
 _prefetched: ContextVar[Prefetched] = ContextVar("oauth_prefetched")
@@ -70,7 +81,11 @@ class OAuthClient(ClientMixin):
         return self.row.client_id
 
     def check_client_secret(self, client_secret: str) -> bool:
-        return self.row.revoked_at is None and verify_secret(client_secret, self.row.secret_hash)
+        stored = self.row.secret_hash
+        good = self.row.revoked_at is None and verify_secret(client_secret, stored)
+        if good and needs_rehash(stored):
+            _prefetched.get().good_secrets[self.row.client_id] = client_secret
+        return good
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
         return endpoint == "token" and method in ("client_secret_basic", "client_secret_post")

@@ -12,8 +12,9 @@ from services.api.auth.oauth import FormRequest, LingkarAuthorizationServer
 from services.api.db import DbSession
 from shared.problems import problem_response
 
-# Client-secret checks at once, per process (scrypt: n=2**14, r=8, 16 MiB each).
-SECRET_CHECKS = anyio.CapacityLimiter(4)
+# Checks of a secret still stored as scrypt (n=2**14, r=8: 16 MiB and tens of ms each) at once,
+# per process. Each such hash is replaced at its first good use; see auth/secrets.py.
+SCRYPT_CHECKS = anyio.CapacityLimiter(4)
 
 router = APIRouter(prefix="/v1/oauth", tags=["auth"])
 
@@ -83,12 +84,16 @@ async def token(request: Request, db: DbSession) -> Any:
             "Tokens are issued over HTTPS only (behind a proxy, forward X-Forwarded-Proto).",
             error="insecure_transport",
         )
-    # Secret checks use scrypt, which is deliberately slow: keep it off the event loop, and
-    # few at a time, since each holds 16 MiB while it runs (a flood of token requests would
-    # otherwise take 40 threads' worth: 640 MiB).
-    status, body, response_headers = await anyio.to_thread.run_sync(
-        server.respond, oauth_request, prefetched, limiter=SECRET_CHECKS
-    )
+    if not prefetched.outdated_hashes():
+        status, body, response_headers = server.respond(oauth_request, prefetched)
+    else:
+        # scrypt is slow on purpose: off the event loop, and few at a time, since each check
+        # holds 16 MiB while it runs (a flood would otherwise take 40 threads' worth).
+        status, body, response_headers = await anyio.to_thread.run_sync(
+            server.respond, oauth_request, prefetched, limiter=SCRYPT_CHECKS
+        )
+        if status == 200:
+            prefetched.store_current_hashes()
     if status >= 400:
         error = body.get("error", "invalid_request")
         return problem_response(
