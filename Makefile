@@ -49,11 +49,23 @@ test-postgres: test-deps
 	$(BIN)/python -m pytest --db=postgresql
 
 # Not part of `make test`: minutes of load against PostgreSQL. BENCH_ARGS=--quick, --million,
-# --scenario read,list (see docs/performance.md).
-bench: install
+# --scenario read,list (see docs/performance.md). The services run on an install of
+# requirements.lock alone, as the image has (the dev tools' extras change what libraries load).
+RUNTIME := .bench-runtime
+RUNTIME_STAMP := $(RUNTIME)/.installed-$(shell cat requirements.lock | cksum | cut -d' ' -f1)
+
+$(RUNTIME_STAMP): requirements.lock $(STAMP)
+	@echo "installing requirements.lock alone into $(RUNTIME) for the services under bench ..."
+	@test -x $(RUNTIME)/bin/python || $(PYTHON) -m venv $(RUNTIME)
+	@($(BIN)/uv pip sync --quiet --compile-bytecode --python $(RUNTIME)/bin/python \
+	    --require-hashes requirements.lock) || \
+	 $(RUNTIME)/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock
+	@rm -f $(RUNTIME)/.installed-* && touch $@
+
+bench: install $(RUNTIME_STAMP)
 	@bash bench/ensure_wrk.sh
 	@bash scripts/ensure_postgres.sh
-	$(BIN)/python -m bench.run $(BENCH_ARGS)
+	$(BIN)/python -m bench.run --runtime $(RUNTIME)/bin/python $(BENCH_ARGS)
 
 migrate: install
 	$(BIN)/python -m shared.migrate

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, replace
@@ -276,17 +278,17 @@ def memory(stack: Stack, starts: dict[str, float], migrated: float) -> list[Row]
     return rows
 
 
-def run(plan: Plan) -> list[Row]:
+def run(plan: Plan, python: str = sys.executable) -> list[Row]:
     database = create_database()
     logs = Path(tempfile.mkdtemp(prefix="lingkar-bench-"))
     smtp_port = free_port()
     controller, inbox = mail.smtp_server(smtp_port)
-    stack = Stack(database=database, logs=logs, smtp_port=smtp_port)
-    print(f"bench: database {database}, logs in {logs}", flush=True)
+    stack = Stack(database=database, logs=logs, smtp_port=smtp_port, python=python)
+    print(f"bench: database {database}, logs in {logs}, services on {python}", flush=True)
     try:
         # As the deployment does it: the image's bytecode, migrations once, then the services
         # start on a current schema.
-        compile_sources()
+        compile_sources(python)
         migrated = stack.migrate()
         starts = {name: stack.start(name) for name in (*SERVICES, "ceiling", "floor", "zoom")}
         kit = seed.school(stack, sessions=60)
@@ -318,6 +320,17 @@ def run(plan: Plan) -> list[Row]:
             drop_database(database)
 
 
+def runtime_packages(python: str) -> dict[str, object]:
+    """What the services ran on: the interpreter and how many distributions it has installed."""
+    listed = subprocess.run(
+        [python, "-c", "import importlib.metadata as m; print(len(list(m.distributions())))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return {"python": python, "distributions": int(listed.stdout)}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="3 s per measurement, fewer emails")
@@ -327,6 +340,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--emails", type=int, default=None, help="emails to deliver")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument(
+        "--runtime",
+        default=sys.executable,
+        help="the Python the services run on (make bench: requirements.lock alone, as the image)",
+    )
     args = parser.parse_args(argv)
     chosen = tuple(s.strip() for s in args.scenario.split(",") if s.strip())
     unknown = set(chosen) - set(SCENARIOS)
@@ -341,13 +359,17 @@ def main(argv: list[str] | None = None) -> int:
         keep=args.keep,
     )
     machine = report.machine()
-    rows = run(plan)
+    rows = run(plan, python=args.runtime)
     print()
     print(report.table(rows))
     latest = "million.json" if args.million else "latest.json"
     path = report.write(
         rows,
-        settings={**plan.__dict__, "scenarios": list(chosen)},
+        settings={
+            **plan.__dict__,
+            "scenarios": list(chosen),
+            "runtime": runtime_packages(args.runtime),
+        },
         machine_info=machine,
         latest=latest,
     )

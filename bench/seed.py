@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -59,7 +58,7 @@ def _post(api: httpx.Client, path: str, body: dict[str, Any]) -> dict[str, Any]:
 def school(stack: Stack, *, sessions: int) -> School:
     """A school made with the operator's CLI, then people, a group and sessions by the API."""
     made = subprocess.run(
-        [sys.executable, "-m", "services.api.cli", "create-school", "--name", "SMA Bench"],
+        [stack.python, "-m", "services.api.cli", "create-school", "--name", "SMA Bench"],
         cwd=ROOT,
         env=stack.env(),
         capture_output=True,

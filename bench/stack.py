@@ -10,13 +10,11 @@ so the dev secrets are accepted. The one outside service the scenarios reach, Zo
 from __future__ import annotations
 
 import asyncio
-import compileall
 import os
 import signal
 import socket
 import subprocess
 import sys
-import sysconfig
 import time
 import urllib.request
 import uuid
@@ -38,16 +36,23 @@ FACTORIES = {
 }
 
 
-def compile_sources() -> None:
-    """Write the bytecode of our modules and of the installed packages, as the image's build
-    does (pip compiles what it installs; infra/docker/Dockerfile runs compileall on ours).
+def compile_sources(python: str = sys.executable) -> None:
+    """Write the bytecode of our modules and of the packages `python` runs on, as the image's
+    build does (pip compiles what it installs; infra/docker/Dockerfile runs compileall on ours).
     Without it every process started here would compile them all again at start: this machine
     sets PYTHONDONTWRITEBYTECODE, so nothing is cached. Files already current are skipped."""
-    folders = [ROOT / name for name in ("shared", "services", "bench")]
-    folders.append(Path(sysconfig.get_paths()["purelib"]))
-    for folder in folders:
-        if not compileall.compile_dir(folder, quiet=2, workers=0):
-            raise SystemExit(f"could not compile the modules under {folder}")
+    packages = subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    folders = [str(ROOT / name) for name in ("shared", "services", "bench")]
+    done = subprocess.run(
+        [python, "-m", "compileall", "-q", "-j", "0", *folders, packages], check=False
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"could not compile the modules under {folders} and {packages}")
 
 
 def free_port() -> int:
@@ -79,10 +84,10 @@ def drop_database(name: str) -> None:
     asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-def uvicorn_command(factory: str, port: int) -> list[str]:
+def uvicorn_command(factory: str, port: int, python: str = sys.executable) -> list[str]:
     """The same server settings for every app measured, the ceiling included."""
     return [
-        sys.executable,
+        python,
         "-m",
         "uvicorn",
         "--factory",
@@ -123,6 +128,10 @@ class Stack:
     database: str
     logs: Path
     smtp_port: int
+    # The Python every process of the system runs on. `make bench` gives one whose packages
+    # are requirements.lock alone, as the image's are: the dev tools' extras change what the
+    # libraries import (httpx loads rich, click and pygments when they are installed).
+    python: str = sys.executable
     ports: dict[str, int] = field(default_factory=dict)
     running: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     peak_rss_mb: dict[str, float] = field(default_factory=dict)
@@ -166,7 +175,7 @@ class Stack:
         started = time.monotonic()
         with (self.logs / "migrate.log").open("ab") as log:
             done = subprocess.run(
-                [sys.executable, "-m", "shared.migrate"],
+                [self.python, "-m", "shared.migrate"],
                 cwd=ROOT,
                 env=self.env(),
                 stdout=log,
@@ -183,9 +192,9 @@ class Stack:
         log = (self.logs / f"{name}.log").open("ab")
         started = time.monotonic()
         if name.startswith("worker"):
-            command = [sys.executable, "-m", "services.notifications.worker"]
+            command = [self.python, "-m", "services.notifications.worker"]
         else:
-            command = uvicorn_command(FACTORIES[name], self.ports[name])
+            command = uvicorn_command(FACTORIES[name], self.ports[name], self.python)
         self.running[name] = subprocess.Popen(
             command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
         )
