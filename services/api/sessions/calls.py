@@ -6,17 +6,21 @@ often it is sent. What the answer changes here is decided in `provisioning`.
 
 from __future__ import annotations
 
+import logging
 import uuid
+from functools import partial
 from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.api.outbox.models import OutboxMessage
-from services.api.outbox.relay import Sent, handles, on_dead
+from services.api.outbox.relay import PERMANENT_STATUS, Sent, handles, on_dead
 from services.api.sessions import locks, notify, provisioning, reminders
 from services.api.sessions.models import GuidanceSession, SessionParticipant
 from shared.contracts.meetings import AdmitOut, MeetingOut
 from shared.service_client import ServiceCallFailed
+
+log = logging.getLogger("lingkar.outbox")
 
 
 async def _post(
@@ -141,8 +145,56 @@ async def send_notifications(message: OutboxMessage, app_state: Any) -> Sent:
             # A notifications service older than this api (mid-deploy) has no batch route yet:
             # tried again later, as in an outage, rather than given up with everyone's links.
             raise ServiceCallFailed(exc.target, f"no batch route yet: {exc.reason}") from exc
-        raise
+        if exc.status not in PERMANENT_STATUS:
+            raise
+        # The batch is all or none, and one of it was refused for good (a key reused for other
+        # content, a request the receiver's schema refuses: a bug of ours either way). The
+        # others must not die with it: they go one at a time, in order, and each refused one
+        # is kept as a dead message of its own, as it would have been sent alone.
+        return Sent(
+            partial(_keep_refused, batch=message, refused=await _one_by_one(app_state, message))
+        )
     return Sent(_nothing)
+
+
+async def _one_by_one(app_state: Any, batch: OutboxMessage) -> list[tuple[dict[str, Any], str]]:
+    """Send each request of the batch alone, in order; the refused ones and why. A failure
+    that may pass (an outage) is raised: the batch is tried again later, and the ones already
+    taken are taken once, by their keys."""
+    url = str(app_state.settings.internal_url("notifications")) + "/internal/v1/notifications"
+    refused = []
+    for request in batch.payload["notifications"]:
+        try:
+            await app_state.service_client.post(
+                "notifications", url, json=request, idempotency_key=request["idempotency_key"]
+            )
+        except ServiceCallFailed as exc:
+            if exc.status not in PERMANENT_STATUS:
+                raise
+            refused.append((request, str(exc)[:500]))
+    return refused
+
+
+async def _keep_refused(
+    db: AsyncSession, *, batch: OutboxMessage, refused: list[tuple[dict[str, Any], str]]
+) -> None:
+    for position, (request, reason) in enumerate(refused):
+        log.error(
+            "notification refused; the rest of its batch was sent",
+            extra={"batch": str(batch.id), "event": request.get("event"), "reason": reason},
+        )
+        db.add(
+            OutboxMessage(
+                school_id=batch.school_id,
+                kind=notify.NOTIFY,
+                idempotency_key=f"refused:{batch.id}:{position}",
+                payload=request,
+                request_id=batch.request_id,
+                status="dead",
+                attempts=1,
+                last_error=reason,
+            )
+        )
 
 
 @handles(reminders.CALL_OFF)
