@@ -77,6 +77,19 @@ def on_dead(kind: str) -> Callable[[DeadHandler], DeadHandler]:
 PERMANENT_STATUS = frozenset({400, 404, 409, 410, 422})
 
 
+async def give_up(db: AsyncSession, message: OutboxMessage, reason: str | None) -> None:
+    """Mark the message dead (its lane moves on) and undo what its kind asks to undo, in the
+    caller's transaction; the relay does it after the last try, an operator at will."""
+    message.status, message.locked_until = "dead", None
+    message.last_error = reason[:500] if reason else None
+    log.error(
+        "outbox message dead",
+        extra={"kind": message.kind, "id": str(message.id), "reason": message.last_error},
+    )
+    if message.kind in _dead_handlers:
+        await _dead_handlers[message.kind](db, message)
+
+
 def _first_of_its_lane() -> ColumnElement[bool]:
     """No older message of the same lane is still pending (one being delivered included), so
     a lane's messages go one at a time, in the order enqueued, whichever relay takes them."""
@@ -218,13 +231,7 @@ class OutboxRelay:
         message.locked_until = None
         permanent = isinstance(exc, ServiceCallFailed) and exc.status in PERMANENT_STATUS
         if permanent or message.attempts >= MAX_ATTEMPTS:
-            message.status = "dead"
-            log.error(
-                "outbox message dead",
-                extra={"kind": message.kind, "id": str(message.id), "reason": message.last_error},
-            )
-            if message.kind in _dead_handlers:
-                await _dead_handlers[message.kind](db, message)
+            await give_up(db, message, message.last_error)
         else:
             message.next_attempt_at = utcnow() + backoff(message.attempts)
             log.warning(
