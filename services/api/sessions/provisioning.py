@@ -22,7 +22,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.api.auth.principal import Principal
 from services.api.outbox import service as outbox
-from services.api.sessions import history, notify, reminders
+from services.api.sessions import history, link_notices, reminders
 from services.api.sessions.gate import MemberGate, SessionGate, evaluate
 from services.api.sessions.models import GuidanceSession, SessionParticipant
 from services.api.users.models import User
@@ -39,7 +39,6 @@ from shared.contracts.meetings import (
     RescheduleRequest,
     RevokeRequest,
 )
-from shared.contracts.notifications import Event
 from shared.stages import Provider, Stage
 from shared.timeutil import as_utc, utcnow
 
@@ -305,67 +304,8 @@ async def store_links(
             reason=f"join link issued to member {link.person_id}",
         )
     await db.flush()
-    await _notify_links(db, session, admitted, first=first, gate=gate)
+    await link_notices.tell(db, session, admitted, first=first, participants=participants)
     await reconcile(db=db, session=session, gate=gate)
-
-
-async def _notify_links(
-    db: AsyncSession,
-    session: GuidanceSession,
-    links: list[JoinLink],
-    *,
-    first: bool,
-    gate: SessionGate,
-) -> None:
-    """Each member their own link and reminders; the first time, the counselor theirs."""
-    # Their whole records: the notification carries each person's channels and preferences.
-    member_ids = [link.person_id for link in links]
-    students = {
-        u.id: u for u in (await db.exec(select(User).where(col(User.id).in_(member_ids)))).all()
-    }
-    counselor = await db.get(User, session.counselor_id)
-    assert counselor is not None
-    participants = await _participants(db, session)
-    together = notify.Together()
-    for link in links:
-        await notify.send(
-            db=db,
-            session=session,
-            event=Event.meeting_provisioned_member,
-            to=[students[link.person_id]],
-            key=f"member-link:{session.meeting_id}:{link.person_id}:{link.join_url[-12:]}",
-            data=notify.session_data(
-                session, join_url=link.join_url, **notify.organizer(counselor)
-            ),
-            together=together,
-        )
-        await reminders.for_member(
-            db=db,
-            session=session,
-            member=students[link.person_id],
-            participant=participants[link.person_id],
-            together=together,
-        )
-    if first:
-        await notify.send(
-            db=db,
-            session=session,
-            event=Event.meeting_provisioned_host,
-            to=[counselor],
-            key=f"meeting-provisioned-host:{session.meeting_id}",
-            data=notify.session_data(
-                session,
-                host_url=session.meeting_host_url,
-                passcode=session.meeting_passcode,
-                cleared_members=[students[link.person_id].name for link in links],
-                **notify.organizer(counselor),
-            ),
-            together=together,
-        )
-        await reminders.for_counselor(
-            db=db, session=session, counselor=counselor, together=together
-        )
-    await notify.send_together(db=db, session=session, together=together)
 
 
 async def request_reschedule(*, db: AsyncSession, session: GuidanceSession, because: str) -> None:
