@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from html import escape
+from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi.responses import HTMLResponse
@@ -44,62 +45,8 @@ HEADERS = {
     "Vary": "Accept",
 }
 
-_CSS = """
-*, *::before, *::after { box-sizing: border-box; }
-html { -webkit-text-size-adjust: 100%; }
-body { margin: 0; background: #f4f6f8; color: #1f2933; line-height: 1.55; font-size: 1.0625rem;
-  font-family: system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans", sans-serif; }
-.bar, main { max-width: 40rem; margin: 0 auto; }
-.bar { display: flex; justify-content: space-between; align-items: center; padding: .25rem 1rem; }
-.brand { font-weight: 700; }
-main { background: #fff; padding: 1.25rem 1rem 1.5rem; border-radius: .5rem; margin-bottom: 2rem; }
-h1 { font-size: 1.5rem; line-height: 1.25; margin: .25rem 0 1rem; }
-h2 { font-size: 1.15rem; line-height: 1.3; margin: 0 0 .5rem; }
-a { color: #0b4f94; }
-a.lang, a.action { display: inline-flex; align-items: center; min-height: 44px; font-weight: 600; }
-a.lang { padding: 0 .75rem; }
-:focus-visible { outline: 3px solid #b45309; outline-offset: 2px; }
-.facts { margin: 0 0 1.25rem; padding: .75rem 1rem; background: #eef2f6; border-radius: .5rem; }
-.facts div { padding: .3rem 0; }
-dt { font-size: .9375rem; color: #3e4c59; }
-dd { margin: 0; font-weight: 600; overflow-wrap: anywhere; }
-dd ul { margin: .25rem 0 0; padding-left: 1.25rem; font-weight: 400; }
-.intro, .body { white-space: pre-line; }
-.items { list-style: none; margin: 1.25rem 0 0; padding: 0; }
-.item { border: 1px solid #9aa5b1; border-radius: .5rem; padding: 1rem; margin: 0 0 1rem; }
-.item.missing { border: 3px solid #b42318; }
-.step { margin: 0 0 .25rem; font-size: .9375rem; color: #3e4c59; }
-.body { margin: 0; }
-.ack { position: relative; margin-top: .75rem; background: #eaf2fb; border-radius: .5rem; }
-.ack input { position: absolute; left: .75rem; top: .8rem; width: 1.75rem; height: 1.75rem;
-  margin: 0; accent-color: #0b5cad; }
-.ack label { display: block; min-height: 52px; padding: .85rem .75rem .85rem 3.25rem;
-  font-weight: 600; cursor: pointer; }
-.field-error { color: #8a1c12; font-weight: 600; margin: .5rem 0 0; }
-.name { margin: 1.5rem 0 0; }
-.name label { display: block; font-weight: 700; }
-.hint { margin: 0 0 .5rem; color: #3e4c59; font-size: .9375rem; }
-input[type="text"] { font: inherit; width: 100%; min-height: 48px; padding: .5rem .75rem;
-  color: #1f2933; background: #fff; border: 2px solid #52606d; border-radius: .5rem; }
-.actions { display: flex; flex-direction: column; gap: .75rem; margin: 1rem 0 .5rem; }
-button { font: inherit; font-weight: 700; width: 100%; min-height: 52px; padding: .75rem 1rem;
-  border-radius: .5rem; cursor: pointer; }
-.primary { background: #0b5cad; color: #fff; border: 2px solid #0b5cad; }
-.secondary { background: #fff; color: #1f2933; border: 2px solid #52606d; }
-.danger { background: #a61b1b; color: #fff; border: 2px solid #a61b1b; }
-.note { font-size: .9375rem; color: #3e4c59; margin: 1.25rem 0 0; }
-.errors { border: 3px solid #b42318; border-radius: .5rem; padding: 1rem; margin: 0 0 1.25rem;
-  background: #fff5f5; }
-.errors h2 { color: #8a1c12; }
-.errors ul { margin: 0; padding-left: 1.25rem; }
-.outcome { padding: .75rem 1rem; border-radius: .5rem; border-left: 6px solid #52606d;
-  background: #f4f6f8; }
-.outcome.granted { border-color: #1e7b34; background: #e9f6ed; }
-.outcome.withdrawn { border-color: #b45309; background: #fff7e8; }
-.withdraw { margin-top: 1.5rem; padding-top: 1rem; border-top: 1px solid #cbd2d9; }
-.version { margin: 1.5rem 0 0; font-size: .875rem; color: #3e4c59; overflow-wrap: anywhere; }
-@media (min-width: 40rem) { .actions { flex-direction: row; } main { padding: 2rem; } }
-"""
+# Inline (the policy above allows no stylesheet from elsewhere); kept in its own file.
+_CSS = (Path(__file__).parent / "pages.css").read_text(encoding="utf-8")
 
 
 @dataclass(frozen=True)

@@ -50,25 +50,26 @@ from googleapiclient.errors import HttpError
 from services.meetings.providers.accounts import GoogleMeetAccount
 from services.meetings.providers.base import ProviderMeeting
 from services.meetings.providers.errors import (
-    ProviderError,
     ProviderMeetingGone,
     ProviderRefused,
     ProviderUnavailable,
+)
+from services.meetings.providers.google_errors import (
+    CALENDAR_SCOPE,
+    PROVIDER,
+    api_error,
+    sign_in_error,
 )
 from shared.contracts.meetings import ProvisionRequest, RescheduleRequest
 from shared.timeutil import as_utc
 
 log = logging.getLogger("lingkar.meetings.google_meet")
 
-PROVIDER = "google_meet"
-CALENDAR_SCOPE = "https://www.googleapis.com/auth/calendar.events"
 CALENDAR = "primary"  # the counselor's own calendar (the service account's, without delegation)
 EVENT_ID_PREFIX = "lingkar"  # event ids are base32hex: lowercase a-v and digits
 EVENT_GENERATIONS = 3  # how many cancelled events of the same request we step past
 POLL_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0)  # waiting while Google prepares the conference
 RETRY_DELAYS = (0.5, 2.0)  # before each retry of a time-out, a 429 or a 5xx
-UNAVAILABLE_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded", "backendError"})
-DISABLED_API_REASONS = frozenset({"accessNotConfigured", "SERVICE_DISABLED"})
 
 Sleep = Callable[[float], Awaitable[None]]
 HttpFactory = Callable[[], Any]  # an httplib2.Http, or a test double of one
@@ -245,9 +246,9 @@ class GoogleMeetProvider:
             except HttpError as exc:
                 if exc.status_code in expected:
                     raise
-                error = _api_error(exc, subject)
+                error = api_error(exc, subject)
             except RefreshError as exc:
-                error = _sign_in_error(exc, subject, self.client_id)
+                error = sign_in_error(exc, subject, self.client_id)
             except (TransportError, httplib2.HttpLib2Error, OSError) as exc:  # time-outs too
                 log.warning("google calendar unreachable", extra={"error_type": type(exc).__name__})
                 error = ProviderUnavailable(
@@ -350,77 +351,3 @@ def _instant(when: Any) -> datetime | None:
         return datetime.fromisoformat(when["dateTime"]).astimezone(UTC)
     except (KeyError, TypeError, ValueError):
         return None
-
-
-def _reasons(exc: HttpError) -> set[str]:
-    details = exc.error_details if isinstance(exc.error_details, list) else []
-    return {str(d.get("reason")) for d in details if isinstance(d, dict) and d.get("reason")}
-
-
-def _api_error(exc: HttpError, subject: str | None) -> ProviderError:
-    status, reasons = exc.status_code, _reasons(exc)
-    log.warning("google calendar refused", extra={"status": status, "reasons": sorted(reasons)})
-    if status == 429 or status >= 500 or reasons & UNAVAILABLE_REASONS:
-        return ProviderUnavailable(
-            "Google Calendar is busy or down; try again later", provider=PROVIDER
-        )
-    if reasons & DISABLED_API_REASONS:
-        return ProviderRefused(
-            "the Google Calendar API is not enabled in the service account's Google Cloud "
-            "project: enable it in the Cloud console (APIs & Services > Library)",
-            provider=PROVIDER,
-        )
-    if status in (401, 403):
-        return ProviderRefused(
-            f"Google Calendar does not let Lingkar act for {subject or 'the service account'}: "
-            f"check the domain-wide delegation scopes ({CALENDAR_SCOPE})",
-            provider=PROVIDER,
-        )
-    if status == 404:
-        return ProviderRefused(
-            f"{subject or 'the service account'} has no Google Calendar: check that Calendar "
-            "is turned on for them in the Admin console",
-            provider=PROVIDER,
-        )
-    return ProviderError(
-        f"Google Calendar refused the meeting ({status}: {exc.reason[:200]})", provider=PROVIDER
-    )
-
-
-def _sign_in_error(exc: RefreshError, subject: str | None, client_id: str) -> ProviderError:
-    code = _oauth_error_code(exc)
-    log.warning("google sign-in refused", extra={"oauth_error": code})
-    if code == "unauthorized_client":
-        return ProviderRefused(
-            "the Google Workspace admin has not authorised Lingkar's service account for "
-            f"domain-wide delegation: add its client id {client_id} with the scope "
-            f"{CALENDAR_SCOPE} in Admin console > Security > API controls > "
-            "Domain-wide delegation",
-            provider=PROVIDER,
-        )
-    if code == "invalid_grant":
-        who = f"the counselor's Google account {subject} does not exist in the school's Workspace"
-        return ProviderRefused(
-            f"{who if subject else 'Google refused the service account'}, or the service "
-            "account key is wrong (deleted or revoked in the Google Cloud console)",
-            provider=PROVIDER,
-        )
-    if exc.retryable:
-        return ProviderUnavailable(
-            "Google sign-in is not answering; try again later", provider=PROVIDER
-        )
-    return ProviderRefused(
-        f"Google refused Lingkar's service account sign-in ({code or 'no reason given'})",
-        provider=PROVIDER,
-    )
-
-
-def _oauth_error_code(exc: RefreshError) -> str | None:
-    """The OAuth `error` of a refused token request: from the answer, else the message."""
-    if len(exc.args) > 1 and isinstance(exc.args[1], dict):
-        return str(exc.args[1].get("error") or "") or None
-    message = str(exc.args[0]) if exc.args else ""
-    for code in ("unauthorized_client", "invalid_grant", "invalid_scope", "access_denied"):
-        if code in message:
-            return code
-    return None
