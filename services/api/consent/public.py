@@ -12,6 +12,9 @@ import uuid
 from dataclasses import dataclass
 from typing import Literal
 
+from sqlalchemy import bindparam
+from sqlalchemy.orm import aliased
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.api.auth.principal import Principal, Role, Scope
@@ -57,17 +60,26 @@ class Decision:
     user_agent: str | None
 
 
+# The request with its session, student and signer: one round trip where four gets were
+# (every page view and every decision opens the link first).
+_student, _signer = aliased(User), aliased(User)
+_OPEN = (
+    select(ConsentRequest, GuidanceSession, _student, _signer)
+    .join(GuidanceSession, col(GuidanceSession.id) == ConsentRequest.session_id)
+    .join(_student, col(_student.id) == ConsentRequest.student_id)
+    .join(_signer, col(_signer.id) == ConsentRequest.signer_id)
+    .where(ConsentRequest.id == bindparam("request_id"))
+)
+
+
 async def open_link(
     *, db: AsyncSession, tokens: ConsentTokens, token: str, locale: str | None = None
 ) -> Opened:
     link = tokens.read(token)
-    request = await db.get(ConsentRequest, link.request_id)
-    if request is None:
+    found = (await db.exec(_OPEN, params={"request_id": link.request_id})).first()
+    if found is None:
         raise NotFound("this consent link is not valid")
-    session = await db.get(GuidanceSession, request.session_id)
-    student = await db.get(User, request.student_id)
-    signer = await db.get(User, request.signer_id)
-    assert session is not None and student is not None and signer is not None
+    request, session, student, signer = found
     text = await shown_text(
         db=db,
         session=session,
