@@ -56,34 +56,45 @@ class Claim:
             .limit(bindparam("limit", type_=Integer))
         )
         self._due = due
-        self._due_skip_locked = due.with_for_update(skip_locked=True)
+        leased = {
+            "locked_until": bindparam("until", type_=table.locked_until.type),
+            "locked_by": bindparam("worker", type_=table.locked_by.type),
+        }
+        # PostgreSQL: one statement takes the due rows no other claimer holds and leases them.
+        self._take_and_lease = (
+            update(table)
+            .where(col(table.id).in_(due.with_for_update(skip_locked=True)))
+            .values(**leased)
+            .returning(table.id, table.next_attempt_at)
+            # Nothing of these rows is loaded in the session that claims (and the WHERE cannot
+            # be evaluated in Python against bind parameters anyway).
+            .execution_options(synchronize_session=False)
+        )
+        # SQLite: the due rows, then a lease on those still due (see `__call__`).
         self._lease = (
             update(table)
             .where(col(table.id).in_(bindparam("ids", expanding=True)), *is_due)
-            .values(
-                locked_until=bindparam("until", type_=table.locked_until.type),
-                locked_by=bindparam("worker", type_=table.locked_by.type),
-            )
+            .values(**leased)
             .returning(table.id)
-            # Nothing of these rows is loaded in the session that claims (and the WHERE cannot
-            # be evaluated in Python against bind parameters anyway).
             .execution_options(synchronize_session=False)
         )
 
     async def __call__(
         self, session: AsyncSession, *, now: datetime, lease: timedelta, limit: int, worker: str
     ) -> list[Any]:
-        """Lease up to `limit` due rows to `worker` and return their ids (commit afterwards)."""
-        postgresql = session.bind is not None and session.bind.dialect.name == "postgresql"
-        due = self._due_skip_locked if postgresql else self._due
-        ids = list((await session.exec(due, params={"now": now, "limit": limit})).all())
+        """Lease up to `limit` due rows to `worker` and return their ids, oldest first (commit
+        afterwards)."""
+        params = {"now": now, "limit": limit, "until": now + lease, "worker": worker}
+        if session.bind is not None and session.bind.dialect.name == "postgresql":
+            rows = (await session.exec(self._take_and_lease, params=params)).all()
+            # RETURNING keeps no order; a calendar CANCEL must not overtake its REQUEST.
+            return [row_id for row_id, _ in sorted(rows, key=lambda row: row[1])]
+        ids = list((await session.exec(self._due, params={"now": now, "limit": limit})).all())
         if not ids:
             return []
         # Lease only the rows that are still due, and return those: SQLite takes no row lock on
         # SELECT, so another claimer may have leased some of them since; both must not get them.
-        leased = await session.exec(
-            self._lease, params={"ids": ids, "now": now, "until": now + lease, "worker": worker}
-        )
+        leased = await session.exec(self._lease, params={**params, "ids": ids})
         # Oldest first, as selected: RETURNING keeps no order, and a calendar CANCEL must not
         # overtake the REQUEST it follows.
         taken = set(leased.scalars().all())
