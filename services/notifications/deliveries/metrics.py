@@ -15,16 +15,19 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.notifications.channels import CHANNELS
 from services.notifications.deliveries.models import DeliveryAttempt
 from services.notifications.notifications.models import Delivery
 from services.notifications.webhooks.models import WebhookMessage
+from shared.contracts.notifications import ChannelName
 from shared.queue import counts_by_state
 from shared.timeutil import utcnow
 
 log = logging.getLogger("lingkar.metrics")
 OUTCOMES = ("sent", "failed", "dead")
 WEBHOOK_STATES = ("due", "scheduled", "dead")
+# Every channel is shown, at 0 until used. By name: the channels' code (SMTP, the providers'
+# clients) is the worker's, and the service process need not load it for its metrics.
+CHANNELS = tuple(c.value for c in ChannelName)
 
 
 class DeliveryMetrics(Collector):
