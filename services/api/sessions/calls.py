@@ -6,7 +6,6 @@ often it is sent. What the answer changes here is decided in `provisioning`.
 
 from __future__ import annotations
 
-import logging
 import uuid
 from functools import partial
 from typing import Any
@@ -14,22 +13,22 @@ from typing import Any
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.api.outbox.models import OutboxMessage
-from services.api.outbox.relay import PERMANENT_STATUS, Sent, handles, on_dead
+from services.api.outbox.relay import PERMANENT_STATUS, Sent, give_up, handles, on_dead
 from services.api.sessions import locks, notify, provisioning, reminders
 from services.api.sessions.models import GuidanceSession, SessionParticipant
 from shared.contracts.meetings import AdmitOut, MeetingOut
 from shared.service_client import ServiceCallFailed
 
-log = logging.getLogger("lingkar.outbox")
-
 
 async def _post(
     app_state: Any, target: str, path: str, message: OutboxMessage, body: dict[str, Any]
 ) -> Any:
+    return await _call(app_state, target, path, body, key=message.idempotency_key)
+
+
+async def _call(app_state: Any, target: str, path: str, body: dict[str, Any], *, key: str) -> Any:
     url = str(app_state.settings.internal_url(target)) + path
-    response = await app_state.service_client.post(
-        target, url, json=body, idempotency_key=message.idempotency_key
-    )
+    response = await app_state.service_client.post(target, url, json=body, idempotency_key=key)
     return response.json()
 
 
@@ -161,13 +160,11 @@ async def _one_by_one(app_state: Any, batch: OutboxMessage) -> list[tuple[dict[s
     """Send each request of the batch alone, in order; the refused ones and why. A failure
     that may pass (an outage) is raised: the batch is tried again later, and the ones already
     taken are taken once, by their keys."""
-    url = str(app_state.settings.internal_url("notifications")) + "/internal/v1/notifications"
     refused = []
     for request in batch.payload["notifications"]:
+        path, key = "/internal/v1/notifications", request["idempotency_key"]
         try:
-            await app_state.service_client.post(
-                "notifications", url, json=request, idempotency_key=request["idempotency_key"]
-            )
+            await _call(app_state, "notifications", path, request, key=key)
         except ServiceCallFailed as exc:
             if exc.status not in PERMANENT_STATUS:
                 raise
@@ -179,22 +176,16 @@ async def _keep_refused(
     db: AsyncSession, *, batch: OutboxMessage, refused: list[tuple[dict[str, Any], str]]
 ) -> None:
     for position, (request, reason) in enumerate(refused):
-        log.error(
-            "notification refused; the rest of its batch was sent",
-            extra={"batch": str(batch.id), "event": request.get("event"), "reason": reason},
+        alone = OutboxMessage(
+            school_id=batch.school_id,
+            kind=notify.NOTIFY,
+            idempotency_key=f"refused:{batch.id}:{position}",
+            payload=request,
+            request_id=batch.request_id,
+            attempts=1,
         )
-        db.add(
-            OutboxMessage(
-                school_id=batch.school_id,
-                kind=notify.NOTIFY,
-                idempotency_key=f"refused:{batch.id}:{position}",
-                payload=request,
-                request_id=batch.request_id,
-                status="dead",
-                attempts=1,
-                last_error=reason,
-            )
-        )
+        db.add(alone)
+        await give_up(db, alone, f"refused when its batch {batch.id} went one by one: {reason}")
 
 
 @handles(reminders.CALL_OFF)
