@@ -7,11 +7,8 @@ import uuid
 from collections import OrderedDict
 from typing import Any
 
-from joserfc import jwt
-from joserfc.errors import JoseError
-from joserfc.jwk import OctKey
-
 from services.api.auth.principal import Principal, Role
+from shared.hs256 import HS256Key
 from shared.problems import Unauthorized
 
 ISSUER = "lingkar-api"
@@ -27,7 +24,7 @@ VERIFIED_CACHE_SIZE = 4096
 
 class AccessTokens:
     def __init__(self, *, secret: str, ttl_seconds: int) -> None:
-        self._key = OctKey.import_key(secret.encode())
+        self._key = HS256Key(secret.encode())
         self.ttl_seconds = ttl_seconds
         self._verified: OrderedDict[str, tuple[Principal, int]] = OrderedDict()
 
@@ -58,7 +55,7 @@ class AccessTokens:
             claims["sch"] = str(school_id)
         if user_id:
             claims["uid"] = str(user_id)
-        token = jwt.encode({"alg": "HS256", "typ": "JWT"}, claims, self._key)
+        token = self._key.encode(claims, header={"typ": "JWT"})
         return {
             "access_token": token,
             "token_type": "Bearer",
@@ -81,7 +78,7 @@ class AccessTokens:
 
     def _decode(self, token: str) -> tuple[Principal, int]:
         try:
-            claims = jwt.decode(token, self._key, algorithms=["HS256"]).claims
+            claims = self._key.decode(token)
             if (
                 claims.get("typ") != ACCESS_TOKEN_TYPE
                 or claims.get("aud") != AUDIENCE
@@ -98,5 +95,5 @@ class AccessTokens:
                 user_id=uuid.UUID(claims["uid"]) if claims.get("uid") else None,
             )
             return principal, int(claims["exp"])
-        except (JoseError, KeyError, ValueError, TypeError) as exc:
+        except (KeyError, ValueError, TypeError) as exc:
             raise Unauthorized("the access token is not valid") from exc

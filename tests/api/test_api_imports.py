@@ -1,0 +1,41 @@
+"""The api process signs and checks its tokens with `shared.hs256` and loads no JOSE library.
+
+joserfc (Jitsi's RS256 tokens, in meetings) registers every algorithm it knows at import, and
+with them `cryptography`'s native module: 11 MB resident in the api for keys it never uses."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+WATCHED = {"cryptography", "joserfc"}
+PROBE = (
+    "import json, sys; from services.api.main import create_app; create_app(); "
+    f"print(json.dumps(sorted({{m.split('.')[0] for m in sys.modules}} & {WATCHED!r})))"
+)
+
+
+def _loaded(probe: str) -> list[str]:
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=ROOT,
+        env={**os.environ, "LINGKAR_ENV": "dev"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return list(json.loads(done.stdout.splitlines()[-1]))
+
+
+def test_the_api_loads_no_jose_library_nor_cryptography() -> None:
+    assert _loaded(PROBE) == []
+
+
+def test_meetings_does_load_them() -> None:
+    """The probe can see them: meetings signs Jitsi tokens with joserfc and seals secrets."""
+    probe = PROBE.replace("services.api.main", "services.meetings.main")
+    assert _loaded(probe) == ["cryptography", "joserfc"]

@@ -1,0 +1,117 @@
+"""Our HS256 tokens: the RFC's example, joserfc's reading of ours and ours of its, and every
+kind of token that must be refused."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+
+import pytest
+from joserfc import jwt
+from joserfc.jwk import OctKey
+
+from shared.hs256 import HS256Key, InvalidToken
+
+# RFC 7515, appendix A.1: a JWS using HMAC SHA-256 (header and payload spelled with CRLFs).
+RFC_KEY = base64.urlsafe_b64decode(
+    "AyM1SysPpbyDfgZld3umj1qzKObwVMkoqQ-EstJQLr_T-1qS0gZH75aKtMN3Yj0iPS4hcgUuTwjAzZr1Z9CAow=="
+)
+RFC_TOKEN = (
+    "eyJ0eXAiOiJKV1QiLA0KICJhbGciOiJIUzI1NiJ9"
+    ".eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ"
+    ".dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
+)
+SECRET = b"a-secret-of-thirty-two-bytes-or-more!"
+CLAIMS = {"typ": "access", "sub": "u-1", "exp": 2_000_000_000, "scope": "a b"}
+
+
+def b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def signed(header: object, claims: object, secret: bytes = SECRET) -> str:
+    """A token with any header and payload, validly signed with HMAC-SHA256 and `secret`."""
+    signing_input = f"{b64(json.dumps(header).encode())}.{b64(json.dumps(claims).encode())}"
+    mac = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{b64(mac)}"
+
+
+def test_the_rfc_example_is_verified_and_signed_alike() -> None:
+    key = HS256Key(RFC_KEY)
+
+    assert key.decode(RFC_TOKEN) == {
+        "iss": "joe",
+        "exp": 1300819380,
+        "http://example.com/is_root": True,
+    }
+    signing_input, _, signature = RFC_TOKEN.rpartition(".")
+    assert key.sign(signing_input.encode()) == signature
+
+
+def test_tokens_read_both_ways_with_joserfc() -> None:
+    ours = HS256Key(SECRET).encode(CLAIMS, header={"typ": "JWT"})
+    read = jwt.decode(ours, OctKey.import_key(SECRET), algorithms=["HS256"])
+    assert read.header == {"alg": "HS256", "typ": "JWT"}
+    assert read.claims == CLAIMS
+
+    theirs = jwt.encode({"alg": "HS256"}, CLAIMS, OctKey.import_key(SECRET))
+    assert HS256Key(SECRET).decode(theirs) == CLAIMS
+
+
+def test_only_hs256_is_signed() -> None:
+    with pytest.raises(ValueError, match="HS256"):
+        HS256Key(SECRET).encode(CLAIMS, header={"alg": "none"})
+    with pytest.raises(ValueError, match="empty"):
+        HS256Key(b"")
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        pytest.param(HS256Key(b"another key").encode(CLAIMS), id="another key"),
+        pytest.param(
+            f"{b64(json.dumps({'alg': 'none'}).encode())}.{b64(json.dumps(CLAIMS).encode())}.",
+            id="alg none",
+        ),
+        pytest.param(signed({"alg": "HS512"}, CLAIMS), id="alg HS512 over an HS256 mac"),
+        pytest.param(signed({"alg": "HS256", "crit": ["exp"]}, CLAIMS), id="crit header"),
+        pytest.param(signed({"typ": "JWT"}, CLAIMS), id="no alg"),
+        pytest.param(signed({"alg": "HS256"}, ["a", "list"]), id="payload not an object"),
+        pytest.param(signed(["HS256"], CLAIMS), id="header not an object"),
+        pytest.param(HS256Key(SECRET).encode(CLAIMS) + "=", id="signature padded"),
+        pytest.param(HS256Key(SECRET).encode(CLAIMS)[:-1], id="signature cut"),
+        pytest.param(HS256Key(SECRET).encode(CLAIMS).replace(".", ".e30.", 1), id="four parts"),
+        pytest.param(HS256Key(SECRET).encode(CLAIMS).rpartition(".")[0], id="two parts"),
+        pytest.param("", id="empty"),
+        pytest.param("é.é.é", id="not ascii"),
+    ],
+)
+def test_refused(token: str) -> None:
+    with pytest.raises(InvalidToken):
+        HS256Key(SECRET).decode(token)
+
+
+def test_a_changed_payload_is_refused() -> None:
+    head, _, rest = HS256Key(SECRET).encode(CLAIMS).partition(".")
+    _, _, signature = rest.partition(".")
+    forged = f"{head}.{b64(json.dumps({**CLAIMS, 'sub': 'admin'}).encode())}.{signature}"
+
+    with pytest.raises(InvalidToken, match="signature"):
+        HS256Key(SECRET).decode(forged)
+
+
+def test_a_signature_with_other_trailing_bits_is_refused() -> None:
+    """32 bytes are 43 base64url characters with 2 bits spare: one token, one spelling."""
+    token = HS256Key(SECRET).encode(CLAIMS)
+    last = token[-1]
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    twin = alphabet[alphabet.index(last) ^ 1]
+    respelled = token[:-1] + twin
+    assert base64.urlsafe_b64decode(respelled.rpartition(".")[2] + "=") == base64.urlsafe_b64decode(
+        token.rpartition(".")[2] + "="
+    )
+
+    with pytest.raises(InvalidToken):
+        HS256Key(SECRET).decode(respelled)
