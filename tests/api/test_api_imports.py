@@ -1,7 +1,9 @@
 """The api process signs and checks its tokens with `shared.hs256` and loads no JOSE library.
 
 joserfc (Jitsi's RS256 tokens, in meetings) registers every algorithm it knows at import, and
-with them `cryptography`'s native module: 11 MB resident in the api for keys it never uses."""
+with them `cryptography`'s native module: 11 MB resident in the api for keys it never uses.
+Nor does any service load watchfiles, which uvicorn imports at start when it is installed (it is
+only for `--reload`): we depend on uvicorn without its `standard` extra."""
 
 from __future__ import annotations
 
@@ -12,9 +14,10 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-WATCHED = {"cryptography", "joserfc"}
+WATCHED = {"cryptography", "joserfc", "watchfiles"}
+# As uvicorn runs it: its command line's module first (it imports watchfiles when installed).
 PROBE = (
-    "import json, sys; from services.api.main import create_app; create_app(); "
+    "import json, sys, uvicorn.main; from services.api.main import create_app; create_app(); "
     f"print(json.dumps(sorted({{m.split('.')[0] for m in sys.modules}} & {WATCHED!r})))"
 )
 
