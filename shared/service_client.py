@@ -16,7 +16,7 @@ import httpx
 
 from shared.observability import REQUEST_ID_HEADER, Metrics, current_request_id
 from shared.service_auth import ServiceTokens
-from shared.tls import client_context
+from shared.tls import client_context, trusting_nothing
 
 log = logging.getLogger("lingkar.service_client")
 
@@ -51,14 +51,19 @@ class ServiceClient:
         attempts: int = 3,
         backoff_seconds: float = 0.2,
         transport: httpx.AsyncBaseTransport | None = None,
+        tls: bool = True,
     ) -> None:
+        """`tls=False` when every service URL is `http://`: no CA bundle is read, and an HTTPS
+        call would be refused (`shared.tls.trusting_nothing`)."""
         self.caller = caller
         self.tokens = tokens
         self.metrics = metrics
         self.attempts = attempts
         self.backoff_seconds = backoff_seconds
         self._http = httpx.AsyncClient(
-            timeout=httpx.Timeout(timeout), transport=transport, verify=client_context()
+            timeout=httpx.Timeout(timeout),
+            transport=transport,
+            verify=client_context() if tls else trusting_nothing(),
         )
 
     async def aclose(self) -> None:
