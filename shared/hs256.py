@@ -8,10 +8,11 @@ use joserfc.)
 
 `decode` checks the form and the signature only; each caller checks its own claims (type,
 audience, expiry), as it did before. It refuses:
-- any `alg` but HS256, `"none"` included, and a header with `crit` (nothing is understood);
+- anything but three non-empty base64url parts, and tokens over 8 KB (before any hashing);
 - a signature that is not exactly the one its key makes, in canonical base64url (so one token
   has one spelling), compared in constant time;
-- a header or payload that is not a JSON object.
+- any `alg` but HS256, `"none"` included, and a header with `crit` (nothing is understood);
+- a header or payload that is not a JSON object, or that holds NaN or Infinity.
 """
 
 from __future__ import annotations
@@ -21,9 +22,12 @@ import binascii
 import hashlib
 import hmac
 import json
+import re
 from typing import Any
 
 ALGORITHM = "HS256"
+MAX_TOKEN_LENGTH = 8192
+_FORM = re.compile(rb"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 
 
 class InvalidToken(ValueError):
@@ -50,12 +54,13 @@ class HS256Key:
     def decode(self, token: str) -> dict[str, Any]:
         """The claims of a token this key signed; `InvalidToken` otherwise."""
         try:
-            signing_input, _, signature = token.encode("ascii").rpartition(b".")
-            head_part, dot, claims_part = signing_input.partition(b".")
+            raw = token.encode("ascii")
         except (AttributeError, UnicodeEncodeError) as exc:
             raise InvalidToken("a token is three base64url parts") from exc
-        if not (dot and head_part and claims_part and signature) or b"." in claims_part:
-            raise InvalidToken("a token is three base64url parts")
+        if len(raw) > MAX_TOKEN_LENGTH or not _FORM.fullmatch(raw):
+            raise InvalidToken("a token is three base64url parts, at most 8 KB")
+        signing_input, _, signature = raw.rpartition(b".")
+        head_part, _, claims_part = signing_input.partition(b".")
         if not hmac.compare_digest(self.sign(signing_input).encode("ascii"), signature):
             raise InvalidToken("the signature is not this key's")
         header = _json_object(head_part)
@@ -74,9 +79,15 @@ def _b64json(value: dict[str, Any]) -> str:
 
 def _json_object(part: bytes) -> dict[str, Any]:
     try:
-        value = json.loads(base64.urlsafe_b64decode(part + b"=" * (-len(part) % 4)))
-    except (binascii.Error, ValueError) as exc:
+        value = json.loads(
+            base64.urlsafe_b64decode(part + b"=" * (-len(part) % 4)), parse_constant=_no_constant
+        )
+    except (binascii.Error, ValueError, RecursionError) as exc:
         raise InvalidToken("a part is not base64url JSON") from exc
     if not isinstance(value, dict):
         raise InvalidToken("a part is not a JSON object")
     return value
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a number a token may hold")

@@ -47,12 +47,14 @@ class ServiceTokens:
         if (
             claims.get("typ") != SERVICE_TOKEN_TYPE
             or claims.get("aud") != self.service
-            or not isinstance(claims.get("exp"), int)
+            or type(claims.get("exp")) is not int
             or claims["exp"] < now
-            or claims.get("iat", 0) > now + 30
+            or type(claims.get("iat")) is not int
+            or claims["iat"] > now + 30
+            or not isinstance(claims.get("iss"), str)
         ):
             raise Unauthorized("service token not valid for this service")
-        return str(claims.get("iss"))
+        return str(claims["iss"])
 
 
 def bearer_token(request: Request) -> str:

@@ -7,12 +7,18 @@ import base64
 import hashlib
 import hmac
 import json
+import time
+import uuid
 
 import pytest
 from joserfc import jwt
 from joserfc.jwk import OctKey
 
+from services.api.auth.tokens import AUDIENCE, ISSUER, AccessTokens
+from services.api.consent.tokens import ConsentTokens
 from shared.hs256 import HS256Key, InvalidToken
+from shared.problems import NotFound, Unauthorized
+from shared.service_auth import ServiceTokens
 
 # RFC 7515, appendix A.1: a JWS using HMAC SHA-256 (header and payload spelled with CRLFs).
 RFC_KEY = base64.urlsafe_b64decode(
@@ -115,3 +121,117 @@ def test_a_signature_with_other_trailing_bits_is_refused() -> None:
 
     with pytest.raises(InvalidToken):
         HS256Key(SECRET).decode(respelled)
+
+
+def signed_parts(head: bytes, claims: bytes, secret: bytes = SECRET) -> str:
+    """A token whose header and payload are these exact bytes (base64url), validly signed."""
+    signing_input = f"{b64(head)}.{b64(claims)}"
+    return f"{signing_input}.{HS256Key(secret).sign(signing_input.encode())}"
+
+
+def validly_signed(signing_input: str) -> str:
+    return f"{signing_input}.{HS256Key(SECRET).sign(signing_input.encode())}"
+
+
+HEAD = b'{"alg":"HS256"}'
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        pytest.param(validly_signed(f"{b64(HEAD)}.{b64(b'{}')}.{b64(b'{}')}"), id="dot in payload"),
+        pytest.param(validly_signed(f".{b64(b'{}')}"), id="empty header"),
+        pytest.param(validly_signed(f"{b64(HEAD)}."), id="empty payload"),
+        pytest.param(validly_signed(f"{b64(HEAD)}.e30="), id="padded payload"),
+        pytest.param(validly_signed(f"{b64(HEAD)}.e30+"), id="payload outside the alphabet"),
+        pytest.param(validly_signed(f"{b64(HEAD)}.e"), id="payload of one character"),
+        pytest.param(signed_parts(HEAD, b"not json"), id="payload not JSON"),
+        pytest.param(signed_parts(HEAD, b'{"a":"\xff"}'), id="payload not UTF-8"),
+        pytest.param(signed_parts(HEAD, b'{"exp":NaN}'), id="NaN"),
+        pytest.param(signed_parts(HEAD, b'{"exp":Infinity}'), id="Infinity"),
+        pytest.param(signed_parts(HEAD, b'{"a":' + b"[" * 2500 + b"]" * 2500 + b"}"), id="deep"),
+        pytest.param(signed_parts(b'{"alg":"hs256"}', b"{}"), id="alg in lower case"),
+        pytest.param(signed_parts(b'{"alg":["HS256"]}', b"{}"), id="alg a list"),
+        pytest.param(signed_parts(b'{"alg":"none"}', b"{}"), id="alg none, signed"),
+        pytest.param(signed_parts(HEAD, json.dumps({"pad": "x" * 9000}).encode()), id="over 8 KB"),
+        pytest.param(HS256Key(SECRET).encode(CLAIMS) + " ", id="trailing space"),
+        pytest.param(HS256Key(SECRET).encode(CLAIMS) + "\n", id="trailing newline"),
+    ],
+)
+def test_refused_though_the_mac_is_good(token: str) -> None:
+    """Each of these carries a MAC its key made (but the last two): only the rules refuse them."""
+    with pytest.raises(InvalidToken):
+        HS256Key(SECRET).decode(token)
+
+
+def test_the_signature_is_compared_in_constant_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    compared: list[tuple[bytes, bytes]] = []
+    real = hmac.compare_digest
+
+    def spy(a: bytes, b: bytes) -> bool:
+        compared.append((a, b))
+        return real(a, b)
+
+    monkeypatch.setattr("shared.hs256.hmac.compare_digest", spy)
+    token = HS256Key(SECRET).encode(CLAIMS)
+
+    assert HS256Key(SECRET).decode(token) == CLAIMS
+    assert compared == [(token.rpartition(".")[2].encode(),) * 2]
+
+
+# The callers: a token their key signed, with a claim of the wrong type, is refused as invalid
+# (401 or 404), never an error of ours (500).
+ACCESS = {
+    "iss": ISSUER,
+    "aud": AUDIENCE,
+    "typ": "access",
+    "sub": "c",
+    "cid": "c",
+    "role": "school_admin",
+    "scope": "",
+}
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        pytest.param({**ACCESS, "exp": "4000000000"}, id="exp text"),
+        pytest.param({**ACCESS, "exp": 4e9}, id="exp a float"),
+        pytest.param({**ACCESS, "exp": True}, id="exp a boolean"),
+        pytest.param({**ACCESS, "exp": 4_000_000_000, "sch": 7}, id="school a number"),
+        pytest.param({**ACCESS, "exp": 4_000_000_000, "uid": ["x"]}, id="user a list"),
+        pytest.param({**ACCESS, "exp": 4_000_000_000, "role": "root"}, id="unknown role"),
+    ],
+)
+def test_an_access_token_with_a_claim_of_the_wrong_type_is_unauthorized(
+    claims: dict[str, object],
+) -> None:
+    tokens = AccessTokens(secret=SECRET.decode(), ttl_seconds=60)
+    with pytest.raises(Unauthorized):
+        tokens.verify(HS256Key(SECRET).encode(claims))
+
+
+@pytest.mark.parametrize(
+    "exp", [10**20, -(10**20), 4e9, "4000000000"], ids=["far", "far back", "float", "text"]
+)
+def test_a_consent_token_with_an_impossible_expiry_is_not_found(exp: object) -> None:
+    claims = {"typ": "consent", "rid": str(uuid.uuid4()), "exp": exp}
+    with pytest.raises(NotFound):
+        ConsentTokens(SECRET.decode()).read(HS256Key(SECRET).encode(claims))
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"iat": "now"}, {"iat": None}, {"exp": 4e9}, {"iss": None}, {"iss": ["api"]}],
+    ids=["iat text", "no iat", "exp a float", "no issuer", "issuer a list"],
+)
+def test_a_service_token_with_a_claim_of_the_wrong_type_is_unauthorized(
+    change: dict[str, object],
+) -> None:
+    now = int(time.time())
+    claims = {"iss": "api", "aud": "meetings", "typ": "service", "iat": now, "exp": now + 60}
+    claims = {k: v for k, v in {**claims, **change}.items() if v is not None}
+    tokens = ServiceTokens(service="meetings", secret=SECRET.decode())
+    with pytest.raises(Unauthorized):
+        tokens.verify(HS256Key(SECRET).encode(claims))
+    assert tokens.verify(tokens.issue("meetings")) == "meetings"

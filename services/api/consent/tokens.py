@@ -47,11 +47,13 @@ class ConsentTokens:
         """The request a genuine token names, expired or not; `NotFound` for anything forged."""
         try:
             claims = self._key.decode(token)
-            if claims.get("typ") != CONSENT_TOKEN_TYPE:
+            expires = claims.get("exp")
+            if claims.get("typ") != CONSENT_TOKEN_TYPE or type(expires) is not int:
                 raise ValueError("not a consent token")
             return ConsentToken(
                 request_id=uuid.UUID(str(claims["rid"])),
-                expires_at=datetime.fromtimestamp(int(claims["exp"]), UTC),
+                expires_at=datetime.fromtimestamp(expires, UTC),
             )
-        except (KeyError, ValueError, TypeError) as exc:
+        # An `exp` past what a date holds, or a claim of the wrong type.
+        except (KeyError, ValueError, TypeError, OverflowError, OSError) as exc:
             raise NotFound("this consent link is not valid") from exc
