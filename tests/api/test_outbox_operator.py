@@ -19,10 +19,10 @@ from services.api.outbox.models import OutboxMessage
 from services.api.sessions.notify import NOTIFY
 from shared.problems import Conflict, NotFound
 from shared.timeutil import utcnow
-from tests.api.test_operator import production_env, run_cli  # noqa: F401 - the fixture
 from tests.api.test_provisioning_races import settle
 from tests.factories import SchoolKit
 from tests.notifications.support import notification_body
+from tests.operator_cli import run_cli
 
 
 @pytest.fixture
@@ -96,6 +96,34 @@ async def test_the_held_lane_is_listed_with_what_waits_behind_its_first_call(
     assert {h["id"] for h in listed}.isdisjoint({str(m.id) for m in behind})  # never tried
 
 
+async def test_a_failing_call_of_no_lane_holds_nothing_back(
+    apps: dict[str, FastAPI], school: SchoolKit, made: list[OutboxMessage]
+) -> None:
+    """NULL lanes are not one lane: the other failing calls without one are not behind it."""
+    now = utcnow()
+    async with AsyncSession(apps["api"].state.engine, expire_on_commit=False) as db:
+        for n in range(2):
+            body = notification_body(school_id=str(school.school_id), session_id=None)
+            message = OutboxMessage(
+                school_id=school.school_id,
+                kind=NOTIFY,
+                idempotency_key=body["idempotency_key"],
+                payload=body,
+                lane=None,
+                created_at=now + timedelta(milliseconds=n),
+                attempts=1,
+                next_attempt_at=now + timedelta(hours=1),
+            )
+            db.add(message)
+            made.append(message)
+        await db.commit()
+
+    listed = await act(apps, lambda db: operator.held(db))
+
+    mine = {h["id"]: h["waiting_behind"] for h in listed if h["id"] in {str(m.id) for m in made}}
+    assert mine == {str(m.id): 0 for m in made}
+
+
 async def test_tried_again_now_the_first_call_goes_and_the_lane_follows(
     apps: dict[str, FastAPI], school: SchoolKit, made: list[OutboxMessage]
 ) -> None:
@@ -148,7 +176,7 @@ async def test_the_outbox_commands_print_json_and_refuse_on_stderr(
     apps: dict[str, FastAPI],
     school: SchoolKit,
     made: list[OutboxMessage],
-    production_env: dict[str, str],  # noqa: F811 - the fixture
+    production_env: dict[str, str],
 ) -> None:
     first, *_ = await held_lane(apps, school, made)
 

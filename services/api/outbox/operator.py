@@ -12,6 +12,7 @@ import uuid
 from typing import Any
 
 from sqlalchemy import func
+from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -23,30 +24,29 @@ from shared.timeutil import as_utc, utcnow
 
 async def held(db: AsyncSession, *, limit: int = 50) -> list[dict[str, Any]]:
     """Pending messages that have failed at least once, oldest first, with how many of their
-    lane wait behind them."""
+    lane wait behind them (one statement)."""
+    later = aliased(OutboxMessage)
+    behind = (
+        select(func.count())
+        .select_from(later)
+        .where(
+            # A message of no lane holds nothing back: NULL equals nothing.
+            col(later.lane) == col(OutboxMessage.lane),
+            later.status == "pending",
+            col(later.created_at) > col(OutboxMessage.created_at),
+        )
+        .correlate(OutboxMessage)
+        .scalar_subquery()
+    )
     failing = (
         await db.exec(
-            select(OutboxMessage)
+            select(OutboxMessage, behind)
             .where(OutboxMessage.status == "pending", col(OutboxMessage.attempts) > 0)
             .order_by(col(OutboxMessage.created_at))
             .limit(limit)
         )
     ).all()
-    found = []
-    for message in failing:
-        behind = 0
-        if message.lane is not None:
-            behind = (
-                await db.exec(
-                    select(func.count()).where(
-                        OutboxMessage.lane == message.lane,
-                        OutboxMessage.status == "pending",
-                        col(OutboxMessage.created_at) > message.created_at,
-                    )
-                )
-            ).one()
-        found.append({**_summary(message), "waiting_behind": behind})
-    return found
+    return [{**_summary(message), "waiting_behind": waiting} for message, waiting in failing]
 
 
 async def retry_now(db: AsyncSession, message_id: uuid.UUID) -> dict[str, Any]:
