@@ -4,48 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Callable
-from pathlib import Path
 
 import httpx
-import pytest
 
 from services.api.main import create_app
 from services.api.settings import ApiSettings
-
-ROOT = Path(__file__).resolve().parents[2]
-STRONG = {
-    "LINGKAR_SECRET_KEY": "operator-secret-key-long-enough-0123456789",
-    "LINGKAR_SERVICE_SECRET": "operator-service-secret-long-enough-012345",
-}
-
-
-def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "services.api.cli", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
-@pytest.fixture
-def production_env(database_url: Callable[[str], str], tmp_path: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LINGKAR_")}
-    env.update(
-        STRONG,
-        LINGKAR_ENV="production",
-        LINGKAR_DATA_DIR=str(tmp_path),
-        LINGKAR_API_DATABASE_URL=database_url("api"),
-        PYTHONPATH=str(ROOT),
-    )
-    return env
+from tests.operator_cli import STRONG, run_cli
 
 
 async def test_the_operator_creates_a_school_whose_admin_client_gets_a_token(
