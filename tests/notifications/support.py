@@ -193,7 +193,7 @@ def invite_of(message: EmailMessage) -> tuple[Calendar, CalendarEvent]:
     calendar = Calendar.from_ical(text)
     assert inline.get_param("method") == calendar["METHOD"]
     [event] = calendar.walk("VEVENT")
-    return calendar, event
+    return calendar, cast(CalendarEvent, event)
 
 
 def has_invite(message: EmailMessage) -> bool:
