@@ -36,7 +36,7 @@ lint: install
 	$(BIN)/ruff format --check .
 
 typecheck: install
-	$(BIN)/mypy services shared scripts bench
+	$(BIN)/mypy services shared scripts bench tests
 
 test-deps: install
 	@bash scripts/ensure_chromium.sh

@@ -20,7 +20,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.api.auth.models import ApiClient
-from services.api.auth.principal import Role
+from services.api.auth.principal import Principal, Role
 from services.api.auth.tokens import AccessTokens
 from services.api.schools import service as school_service
 from tests.conftest import SECRET_KEY
@@ -523,7 +523,12 @@ def test_a_verified_token_is_remembered_until_it_expires_and_refused_after(
     )["access_token"]
     decoded = []
     real = tokens._decode
-    monkeypatch.setattr(tokens, "_decode", lambda t: decoded.append(t) or real(t))
+
+    def counted(token: str) -> tuple[Principal, int]:
+        decoded.append(token)
+        return real(token)
+
+    monkeypatch.setattr(tokens, "_decode", counted)
     first, again = tokens.verify(token), tokens.verify(token)
     assert first == again and first.role == Role.counselor
     assert len(decoded) == 1  # the second use is not decoded again

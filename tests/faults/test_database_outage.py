@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import httpx
 import pytest
@@ -118,7 +118,7 @@ def watch(outage: Outage, app: FastAPI) -> FastAPI:
 
 
 def started(app: FastAPI) -> AbstractAsyncContextManager[None]:
-    return app.router.lifespan_context(app)
+    return cast(AbstractAsyncContextManager[None], app.router.lifespan_context(app))
 
 
 def api_app(outage: Outage, tmp_path: Path) -> FastAPI:

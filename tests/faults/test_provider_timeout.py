@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from datetime import datetime
 
 import pytest
@@ -37,7 +37,7 @@ HOST = "bk@sekolah.sch.id"
 async def zoom_not_answering(
     apps: dict[str, FastAPI],
     zoom_school: SchoolKit,  # noqa: F811
-) -> Iterator[None]:
+) -> AsyncIterator[None]:
     """Zoom's OAuth and API addresses lead to a server that never answers.
 
     The school's Zoom circuit breaker gets a short cool-down: the failures here open it, and it

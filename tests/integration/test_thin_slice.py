@@ -15,7 +15,7 @@ from tests.integration.conftest import MailBox, RunningSystem, free_port
 pytestmark = pytest.mark.integration
 
 
-def _text_of(message) -> str:  # type: ignore[no-untyped-def]
+def _text_of(message) -> str:
     parts = [p for p in message.walk() if p.get_content_type() == "text/plain"]
     return str(parts[0].get_payload(decode=True).decode())
 

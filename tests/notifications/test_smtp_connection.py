@@ -33,7 +33,7 @@ class Counter:
     it hangs up instead of answering the messages numbered in `hang_up_at` (1-based)."""
 
     def __init__(self, hang_up_at: frozenset[int] = frozenset()) -> None:
-        self.taken: list[tuple[str, tuple[str, int]]] = []
+        self.taken: list[tuple[str, object]] = []  # (Message-ID, the connection's peer)
         self.seen = 0
         self.hang_up_at = hang_up_at
         self.lock = threading.Lock()
@@ -56,7 +56,7 @@ class Counter:
         with self.lock:
             return [mid for mid, _ in self.taken]
 
-    def connections(self) -> set[tuple[str, int]]:
+    def connections(self) -> set[object]:
         with self.lock:
             return {peer for _, peer in self.taken}
 

@@ -120,7 +120,7 @@ def test_an_unknown_locale_falls_back_to_indonesian() -> None:
 
 
 # Every event the api sends has a template in both languages, with its link where it has one.
-EVENT_DATA = {
+EVENT_DATA: dict[str, dict[str, Any]] = {
     "meeting_provisioned_member": {"join_url": "https://lk.example/j/abc"},
     "consent_withdrawn": {
         "student_name": "Andi",
@@ -131,7 +131,7 @@ EVENT_DATA = {
     "session_cancelled": {"reason": "Libur <sekolah>"},
     "follow_up_due": {"follow_up": "short_term", "members": ["Andi", "Budi"]},
 }
-BASE = {
+BASE: dict[str, Any] = {
     "session_title": "Memilih jurusan",
     "scheduled_start": "2026-12-01T02:00:00+00:00",
     "duration_minutes": 60,

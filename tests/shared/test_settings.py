@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from cryptography.fernet import Fernet
 from pydantic import ValidationError
@@ -109,7 +111,7 @@ def test_production_secrets_can_come_from_the_environment(
     ids=["meetings", "notifications"],
 )
 def test_the_other_services_refuse_a_placeholder_service_secret_in_production(
-    settings_class: type[MeetingsSettings] | type[NotificationsSettings], extra: dict[str, str]
+    settings_class: type[MeetingsSettings] | type[NotificationsSettings], extra: dict[str, Any]
 ) -> None:
     with pytest.raises(ValidationError, match="LINGKAR_SERVICE_SECRET"):
         settings_class(env="production", **extra)
