@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import importlib.abc
 import sys
-import threading
 from collections.abc import Iterator, Sequence
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import ThreadingHTTPServer
 from types import ModuleType
 
 import pytest
@@ -16,6 +15,7 @@ import pytest
 from shared.service_auth import ServiceTokens
 from shared.service_client import ServiceClient
 from tests.conftest import SERVICE_SECRET
+from tests.local_http import JsonOk, serving
 
 
 class Searches(importlib.abc.MetaPathFinder):
@@ -32,27 +32,8 @@ class Searches(importlib.abc.MetaPathFinder):
 
 @pytest.fixture
 def http_server() -> Iterator[str]:
-    class Ok(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", "2")
-            self.end_headers()
-            self.wfile.write(b"{}")
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Ok)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(ThreadingHTTPServer(("127.0.0.1", 0), JsonOk)) as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 async def test_a_call_between_services_searches_for_no_module(http_server: str) -> None:

@@ -4,10 +4,9 @@ at all for calls between our services on `http://` URLs."""
 from __future__ import annotations
 
 import ssl
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import ThreadingHTTPServer
 from ipaddress import ip_address
 from pathlib import Path
 
@@ -31,11 +30,10 @@ from shared.secret_box import SecretBox
 from shared.service_auth import ServiceTokens
 from shared.service_client import ServiceCallFailed, ServiceClient
 from tests.conftest import MEETINGS_HOST, SECRET_KEY, SERVICE_SECRET, common_settings
+from tests.local_http import JsonOk, serving
 
 
-async def test_every_client_of_a_process_shares_one_context(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+def _counting_bundle_reads(monkeypatch: pytest.MonkeyPatch) -> list[object]:
     reads: list[object] = []
     real = ssl.SSLContext.load_verify_locations
 
@@ -44,6 +42,13 @@ async def test_every_client_of_a_process_shares_one_context(
         real(self, *args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(ssl.SSLContext, "load_verify_locations", counted)
+    return reads
+
+
+async def test_every_client_of_a_process_shares_one_context(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    reads = _counting_bundle_reads(monkeypatch)
     tls.client_context.cache_clear()
     engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path}/unused.db")
     common = common_settings(tmp_path)
@@ -72,18 +77,6 @@ async def test_every_client_of_a_process_shares_one_context(
         await channel_http.aclose()
         await engine.dispose()
         tls.client_context.cache_clear()
-
-
-def _counting_bundle_reads(monkeypatch: pytest.MonkeyPatch) -> list[object]:
-    reads: list[object] = []
-    real = ssl.SSLContext.load_verify_locations
-
-    def counted(self: ssl.SSLContext, *args: object, **kwargs: object) -> None:
-        reads.append(args or kwargs)
-        real(self, *args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(ssl.SSLContext, "load_verify_locations", counted)
-    return reads
 
 
 @pytest.mark.parametrize(
@@ -141,28 +134,12 @@ def https_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         )
     )
 
-    class Ok(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", "2")
-            self.end_headers()
-            self.wfile.write(b"{}")
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Ok)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), JsonOk)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert_file, key_file)
     server.socket = context.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"https://127.0.0.1:{server.server_address[1]}", cert_file
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(server) as port:
+        yield f"https://127.0.0.1:{port}", cert_file
 
 
 async def test_a_client_without_tls_refuses_https_which_the_bundle_would_allow(
