@@ -38,6 +38,21 @@ async def made(apps: dict[str, FastAPI]) -> AsyncIterator[list[OutboxMessage]]:
         await db.commit()
 
 
+def notify_message(
+    school: SchoolKit, *, session_id: str | None, lane: str | None, **fields: Any
+) -> OutboxMessage:
+    """A notifications call of the outbox, as the api enqueues one."""
+    body = notification_body(school_id=str(school.school_id), session_id=session_id)
+    return OutboxMessage(
+        school_id=school.school_id,
+        kind=NOTIFY,
+        idempotency_key=body["idempotency_key"],
+        payload=body,
+        lane=lane,
+        **fields,
+    )
+
+
 async def held_lane(
     apps: dict[str, FastAPI], school: SchoolKit, made: list[OutboxMessage]
 ) -> list[OutboxMessage]:
@@ -48,12 +63,9 @@ async def held_lane(
     messages = []
     async with AsyncSession(apps["api"].state.engine, expire_on_commit=False) as db:
         for n in range(3):
-            body = notification_body(school_id=str(school.school_id), session_id=session_id)
-            message = OutboxMessage(
-                school_id=school.school_id,
-                kind=NOTIFY,
-                idempotency_key=body["idempotency_key"],
-                payload=body,
+            message = notify_message(
+                school,
+                session_id=session_id,
                 lane=f"notifications:{session_id}",
                 created_at=now + timedelta(milliseconds=n),
             )
@@ -103,12 +115,9 @@ async def test_a_failing_call_of_no_lane_holds_nothing_back(
     now = utcnow()
     async with AsyncSession(apps["api"].state.engine, expire_on_commit=False) as db:
         for n in range(2):
-            body = notification_body(school_id=str(school.school_id), session_id=None)
-            message = OutboxMessage(
-                school_id=school.school_id,
-                kind=NOTIFY,
-                idempotency_key=body["idempotency_key"],
-                payload=body,
+            message = notify_message(
+                school,
+                session_id=None,
                 lane=None,
                 created_at=now + timedelta(milliseconds=n),
                 attempts=1,
