@@ -61,7 +61,7 @@ def build_service_app(
             timeout=settings.outside_call_timeout_seconds,
             # Tests route calls between in-process apps through this; None means real HTTP.
             transport=getattr(app.state, "service_transport", None),
-            tls=any(settings.internal_url(name).startswith("https:") for name in SERVICES),
+            tls=any(settings.internal_url(name).lower().startswith("https:") for name in SERVICES),
         )
         if on_startup:
             await on_startup(app)

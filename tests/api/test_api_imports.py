@@ -42,3 +42,9 @@ def test_meetings_does_load_them() -> None:
     """The probe can see them: meetings signs Jitsi tokens with joserfc and seals secrets."""
     probe = PROBE.replace("services.api.main", "services.meetings.main")
     assert _loaded(probe) == ["cryptography", "joserfc"]
+
+
+def test_notifications_loads_no_watchfiles() -> None:
+    """It seals webhook secrets (cryptography); it signs no JOSE token and never reloads."""
+    probe = PROBE.replace("services.api.main", "services.notifications.main")
+    assert _loaded(probe) == ["cryptography"]

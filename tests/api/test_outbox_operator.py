@@ -98,6 +98,20 @@ async def test_the_held_lane_is_listed_with_what_waits_behind_its_first_call(
     apps: dict[str, FastAPI], school: SchoolKit, made: list[OutboxMessage]
 ) -> None:
     first, *behind = await held_lane(apps, school, made)
+    # Not behind it: a later call of another lane, and a later call of its lane already done.
+    later = utcnow() + timedelta(seconds=1)
+    async with AsyncSession(apps["api"].state.engine, expire_on_commit=False) as db:
+        other = str(uuid.uuid4())
+        for message in (
+            notify_message(
+                school, session_id=other, lane=f"notifications:{other}", created_at=later
+            ),
+            notify_message(school, session_id=None, lane=first.lane, created_at=later),
+        ):
+            db.add(message)
+            made.append(message)
+        made[-1].status = "done"
+        await db.commit()
 
     listed = await act(apps, lambda db: operator.held(db))
 

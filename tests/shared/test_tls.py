@@ -81,7 +81,11 @@ async def test_every_client_of_a_process_shares_one_context(
 
 @pytest.mark.parametrize(
     ("meetings_url", "bundle_reads"),
-    [(MEETINGS_HOST, 0), ("https://meetings.lingkar.internal", 1)],
+    [
+        (MEETINGS_HOST, 0),
+        ("https://meetings.lingkar.internal", 1),
+        ("HTTPS://meetings.lingkar.internal", 1),  # a scheme is case-insensitive
+    ],
 )
 async def test_the_service_client_reads_the_bundle_only_when_a_service_url_is_https(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, meetings_url: str, bundle_reads: int

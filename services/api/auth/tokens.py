@@ -97,6 +97,7 @@ class AccessTokens:
                 user_id=uuid.UUID(claims["uid"]) if claims.get("uid") else None,
             )
             return principal, expires
-        # A claim of the wrong type (our key signed it, so only a bug of ours could make one).
+        # InvalidToken (a ValueError: forged, malformed, another key's), or a claim of the
+        # wrong type.
         except (KeyError, ValueError, TypeError, AttributeError) as exc:
             raise Unauthorized("the access token is not valid") from exc

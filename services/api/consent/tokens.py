@@ -54,6 +54,7 @@ class ConsentTokens:
                 request_id=uuid.UUID(str(claims["rid"])),
                 expires_at=datetime.fromtimestamp(expires, UTC),
             )
-        # An `exp` past what a date holds, or a claim of the wrong type.
+        # InvalidToken (a ValueError: forged, malformed, another key's), an `exp` past what a
+        # date holds, or a claim of the wrong type.
         except (KeyError, ValueError, TypeError, OverflowError, OSError) as exc:
             raise NotFound("this consent link is not valid") from exc
