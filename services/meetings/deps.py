@@ -21,7 +21,7 @@ class AttemptTimes:
     wait: timedelta
 
 
-def provider_attempt_times(request: Request) -> AttemptTimes:
+async def provider_attempt_times(request: Request) -> AttemptTimes:
     settings = request.app.state.settings
     return AttemptTimes(
         under_way=timedelta(seconds=settings.provider_attempt_seconds),

@@ -78,7 +78,7 @@ async def list_subscriptions(
     return await service.list_for(app_state=request.app.state, school_id=principal.tenant)
 
 
-def _subscription(
+async def _subscription(
     subscription_id: uuid.UUID, request: Request, principal: SchoolAdmin
 ) -> service.SubscriptionRef:
     return service.SubscriptionRef(request.app.state, principal.tenant, subscription_id)

@@ -57,7 +57,7 @@ class ApiClearance:
         return ClearanceAnswer.cleared if answer.cleared else ClearanceAnswer.not_cleared
 
 
-def api_clearance(request: Request) -> ClearanceCheck:
+async def api_clearance(request: Request) -> ClearanceCheck:
     return ApiClearance(
         client=request.app.state.service_client,
         api_url=request.app.state.settings.internal_url("api"),

@@ -48,7 +48,7 @@ class JoinLinks:
         return f"{self.public_url}/h/{self.host_token(meeting_id)}"
 
 
-def join_links(request: Request) -> JoinLinks:
+async def join_links(request: Request) -> JoinLinks:
     settings: MeetingsSettings = request.app.state.settings
     return JoinLinks(
         secret=settings.service_secret.get_secret_value(),

@@ -173,7 +173,7 @@ class ProviderRegistry:
         )
 
 
-def provider_lookup(request: Request) -> ProviderLookup:
+async def provider_lookup(request: Request) -> ProviderLookup:
     registry: ProviderRegistry = request.app.state.providers
     return registry
 

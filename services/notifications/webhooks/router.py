@@ -42,12 +42,12 @@ async def _subscription(
 Subscription = Annotated[WebhookSubscription, Depends(_subscription)]
 
 
-def _settings(request: Request) -> NotificationsSettings:
+async def _settings(request: Request) -> NotificationsSettings:
     settings: NotificationsSettings = request.app.state.settings
     return settings
 
 
-def _box(request: Request) -> SecretBox:
+async def _box(request: Request) -> SecretBox:
     box: SecretBox = request.app.state.webhook_box
     return box
 
