@@ -24,9 +24,6 @@ from shared.service_auth import ServiceTokens
 from shared.service_client import ServiceClient
 from shared.settings import ServiceSettings
 
-# Whose URLs the service client may call (`ServiceSettings.internal_url`).
-SERVICES = ("api", "meetings", "notifications")
-
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 
@@ -61,7 +58,7 @@ def build_service_app(
             timeout=settings.outside_call_timeout_seconds,
             # Tests route calls between in-process apps through this; None means real HTTP.
             transport=getattr(app.state, "service_transport", None),
-            tls=any(settings.internal_url(name).lower().startswith("https:") for name in SERVICES),
+            tls=settings.internal_tls,
         )
         if on_startup:
             await on_startup(app)

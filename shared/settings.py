@@ -24,6 +24,8 @@ PLACEHOLDER_SECRETS = frozenset(
     }
 )
 MIN_SECRET_LENGTH = 32
+# The services, each with `<name>_port` and `<name>_internal_url` below.
+INTERNAL_SERVICES = ("api", "meetings", "notifications")
 
 Environment = Literal["dev", "test", "production"]
 
@@ -53,7 +55,8 @@ class ServiceSettings(BaseSettings):
     api_port: int = 8000
     meetings_port: int = 8001
     notifications_port: int = 8002
-    # Where the services reach each other; derived from host and ports unless set.
+    # Where the services reach each other (INTERNAL_SERVICES); derived from host and ports
+    # unless set.
     api_internal_url: str | None = None
     meetings_internal_url: str | None = None
     notifications_internal_url: str | None = None
@@ -98,6 +101,13 @@ class ServiceSettings(BaseSettings):
         if explicit:
             return str(explicit).rstrip("/")
         return f"http://{self._loopback_host()}:{getattr(self, f'{service}_port')}"
+
+    @property
+    def internal_tls(self) -> bool:
+        """Whether any service is reached over HTTPS (a scheme in any case)."""
+        return any(
+            self.internal_url(name).lower().startswith("https:") for name in INTERNAL_SERVICES
+        )
 
     def _loopback_host(self) -> str:
         return "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
