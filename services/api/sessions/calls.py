@@ -162,9 +162,14 @@ async def _one_by_one(app_state: Any, batch: OutboxMessage) -> list[tuple[dict[s
     taken are taken once, by their keys."""
     refused = []
     for request in batch.payload["notifications"]:
-        path, key = "/internal/v1/notifications", request["idempotency_key"]
         try:
-            await _call(app_state, "notifications", path, request, key=key)
+            await _call(
+                app_state,
+                "notifications",
+                "/internal/v1/notifications",
+                request,
+                key=request["idempotency_key"],
+            )
         except ServiceCallFailed as exc:
             if exc.status not in PERMANENT_STATUS:
                 raise
