@@ -7,16 +7,19 @@ can share one database server (or one database) and still never read each other'
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import time
+import weakref
 from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
 from sqlalchemy import event, exc, text
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -48,10 +51,11 @@ def normalise_url(url: str) -> str:
 
 
 def create_engine(
-    url: str, *, schema: str, pool_size: int = 20, connect_timeout: float = 5.0
+    url: str, *, schema: str, pool_size: int = 10, connect_timeout: float = 5.0
 ) -> AsyncEngine:
     """An engine for the service's schema; on PostgreSQL, a pool of `pool_size` connections kept
-    open, and no more opened: a request finding them all busy waits for one."""
+    open, and no more opened: a request finding them all busy waits for one, in turn
+    (`Admission`)."""
     url = normalise_url(url)
     if is_sqlite(url):
         database = make_url(url).database
@@ -79,7 +83,65 @@ def create_engine(
         },
     )
     _ping_when_unsure(engine)
+    _ADMISSIONS[engine.sync_engine] = Admission(pool_size, timeout=connect_timeout)
     return engine
+
+
+class Admission:
+    """Requests take the pool's connections in the order they asked for one.
+
+    With every connection busy, SQLAlchemy's pool gives the next one handed back to whichever
+    request asks at that moment, even one that has only just come, and the request it had
+    woken goes to the back of the queue. At 32 reads in flight on a pool of 10 the read's p99
+    went from about 95 to 255 ms and its CPU up by a tenth to a quarter. So the pools were 20,
+    and each connection holds its own copy of every statement it has prepared (some 10 KB
+    each): the api held 6 MB more after a bench run. A request waits here instead, first come
+    first served, before it takes a connection.
+
+    It waits no longer than it would have waited in the pool: past that it gets SQLAlchemy's
+    TimeoutError, which the services answer with 503, as before. Work outside a request (the
+    metrics, a provider's token kept fresh) takes connections without waiting here; the
+    pool's own wait still covers it.
+    """
+
+    def __init__(self, permits: int, *, timeout: float) -> None:
+        self.permits = permits
+        self.timeout = timeout
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._semaphore = asyncio.Semaphore(permits)
+
+    async def __aenter__(self) -> None:
+        semaphore = self._for_running_loop()
+        if not semaphore.locked():
+            await semaphore.acquire()
+            return
+        try:
+            async with asyncio.timeout(self.timeout):
+                await semaphore.acquire()
+        except TimeoutError:
+            raise exc.TimeoutError(
+                f"no database connection came free within {self.timeout:g} s"
+            ) from None
+
+    async def __aexit__(self, *_: object) -> None:
+        self._for_running_loop().release()
+
+    def _for_running_loop(self) -> asyncio.Semaphore:
+        # A semaphore belongs to the event loop it first waited on; tests run an app's engine
+        # on more than one loop in turn.
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            self._loop, self._semaphore = loop, asyncio.Semaphore(self.permits)
+        return self._semaphore
+
+
+_ADMISSIONS: weakref.WeakKeyDictionary[Engine, Admission] = weakref.WeakKeyDictionary()
+_NO_WAIT = nullcontext()  # SQLite: its pool may overflow, so nobody waits in it
+
+
+def admission(engine: AsyncEngine) -> AbstractAsyncContextManager[Any]:
+    """Where a request waits its turn for one of the engine's connections."""
+    return _ADMISSIONS.get(engine.sync_engine, _NO_WAIT)
 
 
 # A pooled connection is pinged before use only when it may have gone stale: it has rested in
@@ -145,7 +207,8 @@ def session_dependency(
     """
 
     async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-        async with AsyncSession(engine_of(request), expire_on_commit=False) as session:
+        engine = engine_of(request)
+        async with admission(engine), AsyncSession(engine, expire_on_commit=False) as session:
             if prepare:
                 prepare(request, session)
             try:
@@ -173,7 +236,7 @@ def read_dependency(engine_of: Callable[[Any], AsyncEngine]) -> Any:
 
     async def get_connection(request: Request) -> AsyncIterator[AsyncConnection]:
         engine = engine_of(request)
-        async with engine.connect() as connection:
+        async with admission(engine), engine.connect() as connection:
             await connection.execution_options(isolation_level="AUTOCOMMIT")
             yield connection
 

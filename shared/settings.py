@@ -49,8 +49,9 @@ class ServiceSettings(BaseSettings):
     # request this long, never a hang.
     database_connect_timeout_seconds: float = 5.0
     # PostgreSQL connections each service process keeps open (and never more): lower it when
-    # many replicas share one server's `max_connections`.
-    database_pool_size: int = Field(default=20, ge=1, le=500)
+    # many replicas share one server's `max_connections`. One event loop keeps 10 busy; more
+    # only hold more copies of the prepared statements (shared.db.Admission).
+    database_pool_size: int = Field(default=10, ge=1, le=500)
 
     api_port: int = 8000
     meetings_port: int = 8001

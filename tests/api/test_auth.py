@@ -634,6 +634,10 @@ async def test_earlier_scrypt_hashes_are_checked_a_few_at_a_time_so_a_flood_cann
 
     def watched(secret: str, stored: str) -> bool:
         nonlocal running, most
+        if not stored.startswith("scrypt$"):
+            # A request that read the client after the first good check had replaced the hash:
+            # a quick check, on the event loop, that the limit is not for.
+            return real(secret, stored)
         with lock:
             running += 1
             most = max(most, running)
