@@ -7,6 +7,7 @@ reached by the meetings service's own service client (`api_reachable`).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import secrets
@@ -230,6 +231,29 @@ async def test_a_cleared_member_inside_the_window_is_sent_to_the_jitsi_room_by_n
     assert str(event.meeting_id) == member.meeting["id"]
     assert event.user_agent == "Mozilla/5.0 (Android)"
     assert event.client_address
+
+
+async def test_a_burst_of_clicks_larger_than_the_pool_is_let_in_without_waiting(
+    member: Member,
+    meetings: httpx.AsyncClient,
+    apps: dict[str, FastAPI],
+    clock: Clock,
+    api_reachable: None,
+) -> None:
+    """A class clicks its links at the start. The provider's account was read on a second
+    connection: on PostgreSQL, a burst of clicks each holding one and waiting for another
+    waited out the pool's time-out and answered 503."""
+    pool = apps["meetings"].state.engine.sync_engine.pool
+    clicks = (pool.size() if hasattr(pool, "size") else 5) + 2
+
+    answers = await asyncio.wait_for(
+        asyncio.gather(*(meetings.get(member.path) for _ in range(clicks))), timeout=4
+    )
+
+    assert [a.status_code for a in answers] == [302] * clicks, answers[-1].text
+    participant = await participant_of(apps["meetings"], member.token)
+    outcomes = [event.outcome for event in await events_of(apps["meetings"], participant.id)]
+    assert outcomes == ["admitted"] * clicks
 
 
 async def test_the_window_opens_15_minutes_before_the_start_and_closes_at_the_end(

@@ -10,6 +10,7 @@ and one school's failing account or server does not stop the others).
 from __future__ import annotations
 
 import asyncio
+import functools
 import importlib
 import sys
 import time
@@ -23,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.meetings.accounts import service as accounts
+from services.meetings.db import DbSession
 from services.meetings.providers.accounts import (
     GoogleMeetAccount,
     JaasAccount,
@@ -130,9 +132,23 @@ class ProviderRegistry:
         await self.http.aclose()
 
     async def __call__(
-        self, provider: Provider, school_id: uuid.UUID, *, host_email: str | None = None
+        self,
+        provider: Provider,
+        school_id: uuid.UUID,
+        *,
+        host_email: str | None = None,
+        db: AsyncSession | None = None,
     ) -> MeetingProvider:
-        async with AsyncSession(self.engine) as db:
+        """The school's adapter for `provider`. A request passes its own session as `db`: a
+        second connection per request would let a burst of requests (a class clicking its join
+        links at the start) each hold one connection and wait for another until the pool's
+        time-out, and answer 503."""
+        if db is None:
+            async with AsyncSession(self.engine) as own:
+                account = await accounts.load(
+                    db=own, box=self.box, school_id=school_id, provider=provider
+                )
+        else:
             account = await accounts.load(
                 db=db, box=self.box, school_id=school_id, provider=provider
             )
@@ -173,9 +189,10 @@ class ProviderRegistry:
         )
 
 
-async def provider_lookup(request: Request) -> ProviderLookup:
+async def provider_lookup(request: Request, db: DbSession) -> ProviderLookup:
+    """The registry, reading the school's account through the request's own session."""
     registry: ProviderRegistry = request.app.state.providers
-    return registry
+    return functools.partial(registry, db=db)
 
 
 Providers = Annotated[ProviderLookup, Depends(provider_lookup)]
