@@ -71,7 +71,7 @@ def create_engine(
         # No overflow: an overflow connection is closed when handed back, so under a burst each
         # request past the pool paid a new connection (the SSL request, authentication, its
         # statements prepared again), about a tenth of the api's CPU during 50 grants at once.
-        # Waiting for a kept one costs nothing; the maximum is what it was (10 kept + 10 more).
+        # Waiting for a kept one costs nothing (requests wait their turn: `Admission`).
         pool_size=pool_size,
         max_overflow=0,
         hide_parameters=True,
@@ -98,17 +98,23 @@ class Admission:
     each): the api held 6 MB more after a bench run. A request waits here instead, first come
     first served, before it takes a connection.
 
-    It waits no longer than it would have waited in the pool: past that it gets SQLAlchemy's
-    TimeoutError, which the services answer with 503, as before. Work outside a request (the
-    metrics, a provider's token kept fresh) takes connections without waiting here; the
-    pool's own wait still covers it.
+    It waits up to the pool's time-out, then gets SQLAlchemy's TimeoutError, which the services
+    answer with 503, as a request waiting in the pool did. Work outside a request (the metrics,
+    `/readyz`, a provider's token kept fresh) takes connections without a turn; a request that
+    finds them taken waits in the pool as before, up to its time-out again.
     """
 
     def __init__(self, permits: int, *, timeout: float) -> None:
         self.permits = permits
         self.timeout = timeout
+        # One semaphore per event loop (a semaphore belongs to the loop it first waits on, and
+        # tests run an app's engine on more than one loop); a request acquires and releases on
+        # its own loop's. Bounded: a release without an acquire raises instead of adding a turn.
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._semaphore = asyncio.Semaphore(permits)
+        self._semaphore = asyncio.BoundedSemaphore(permits)
+        self._by_loop: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, asyncio.BoundedSemaphore
+        ] = weakref.WeakKeyDictionary()
 
     async def __aenter__(self) -> None:
         semaphore = self._for_running_loop()
@@ -126,12 +132,13 @@ class Admission:
     async def __aexit__(self, *_: object) -> None:
         self._for_running_loop().release()
 
-    def _for_running_loop(self) -> asyncio.Semaphore:
-        # A semaphore belongs to the event loop it first waited on; tests run an app's engine
-        # on more than one loop in turn.
+    def _for_running_loop(self) -> asyncio.BoundedSemaphore:
         loop = asyncio.get_running_loop()
         if loop is not self._loop:
-            self._loop, self._semaphore = loop, asyncio.Semaphore(self.permits)
+            semaphore = self._by_loop.get(loop)
+            if semaphore is None:
+                semaphore = self._by_loop[loop] = asyncio.BoundedSemaphore(self.permits)
+            self._loop, self._semaphore = loop, semaphore
         return self._semaphore
 
 

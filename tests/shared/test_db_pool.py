@@ -24,7 +24,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from services.meetings.main import create_app as create_meetings
 from services.meetings.settings import MeetingsSettings
 from shared import db as shared_db
-from shared.problems import install_problem_handlers
+from shared.problems import NotFound, install_problem_handlers
 from tests.conftest import POSTGRES_URL, client_for
 
 
@@ -199,6 +199,11 @@ def gated_app(engine: AsyncEngine) -> FastAPI:
     async def read_route(db: ReadDb) -> dict[str, int]:
         return {"one": (await db.execute(text("SELECT 1"))).scalar_one()}
 
+    @app.get("/missing")
+    async def missing_route(db: ReadDb) -> None:
+        await db.execute(text("SELECT 1"))
+        raise NotFound("no such thing")
+
     @app.post("/write")
     async def write_route(db: WriteDb) -> dict[str, int]:
         return {"one": (await db.exec(text("SELECT 1"))).scalar_one()}  # type: ignore[call-overload]
@@ -223,11 +228,20 @@ async def test_a_request_waits_its_turn_no_longer_than_the_pool_would_and_then_g
                 assert answer.headers["content-type"].startswith("application/problem+json")
                 assert "database" in answer.json()["detail"]
             assert 0.3 <= waited < 2
-        # The turns handed back: the next requests go through, none was lost on the way.
+        # The turns handed back: the next requests go through.
         async with client_for(app, "http://test") as client:
             answers = await asyncio.gather(*(client.get("/read") for _ in range(6)))
             assert [a.json() for a in answers] == [{"one": 1}] * 6
             assert (await client.post("/write")).json() == {"one": 1}
+            failed = await asyncio.gather(*(client.get("/missing") for _ in range(3)))
+            assert [a.status_code for a in failed] == [404] * 3
+        # Exactly two turns again: none lost (by a request that timed out) and none added.
+        async with AsyncExitStack() as again:
+            for _ in range(2):
+                turn = again.enter_async_context(shared_db.admission(engine))
+                await asyncio.wait_for(turn, timeout=0.2)
+            with pytest.raises(exc.TimeoutError):
+                await again.enter_async_context(shared_db.admission(engine))
     finally:
         await engine.dispose()
 
