@@ -139,19 +139,25 @@ class ProviderRegistry:
         host_email: str | None = None,
         db: AsyncSession | None = None,
     ) -> MeetingProvider:
-        """The school's adapter for `provider`. A request passes its own session as `db`: a
-        second connection per request would let a burst of requests (a class clicking its join
-        links at the start) each hold one connection and wait for another until the pool's
-        time-out, and answer 503."""
-        if db is None:
+        """The school's adapter for `provider`. A request passes its own session as `db`.
+
+        A request never holds two connections: with one checked out for its open transaction,
+        the account is read on it. A second one per request would let a burst (a class
+        clicking its join links at the start) each hold one and wait for another until the
+        pool's time-out, and answer 503. With no transaction open (making a meeting commits
+        its intent before calling the provider), the account is read on a connection of its
+        own, given back at once: a transaction begun here would stay open through the
+        provider's call.
+        """
+        if db is not None and db.in_transaction():
+            account = await accounts.load(
+                db=db, box=self.box, school_id=school_id, provider=provider
+            )
+        else:
             async with AsyncSession(self.engine) as own:
                 account = await accounts.load(
                     db=own, box=self.box, school_id=school_id, provider=provider
                 )
-        else:
-            account = await accounts.load(
-                db=db, box=self.box, school_id=school_id, provider=provider
-            )
         if isinstance(account, GoogleMeetAccount) and GOOGLE_MEET not in sys.modules:
             # The Google SDK takes about 0.3 s to import: in a thread, not on the event loop
             # (every request of the process would wait for it).
