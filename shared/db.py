@@ -8,19 +8,21 @@ can share one database server (or one database) and still never read each other'
 from __future__ import annotations
 
 import asyncio
+import collections
 import hashlib
 import logging
 import time
-import weakref
 from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
 from sqlalchemy import event, exc, text
-from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import AsyncAdaptedQueuePool
+from sqlalchemy.util import await_
+from sqlalchemy.util.queue import AsyncAdaptedQueue, Empty
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.revisions import is_current
@@ -55,7 +57,7 @@ def create_engine(
 ) -> AsyncEngine:
     """An engine for the service's schema; on PostgreSQL, a pool of `pool_size` connections kept
     open, and no more opened: a request finding them all busy waits for one, in turn
-    (`Admission`)."""
+    (`FairQueue`)."""
     url = normalise_url(url)
     if is_sqlite(url):
         database = make_url(url).database
@@ -71,7 +73,8 @@ def create_engine(
         # No overflow: an overflow connection is closed when handed back, so under a burst each
         # request past the pool paid a new connection (the SSL request, authentication, its
         # statements prepared again), about a tenth of the api's CPU during 50 grants at once.
-        # Waiting for a kept one costs nothing (requests wait their turn: `Admission`).
+        # Waiting for a kept one costs nothing (in turn: `FairQueue`).
+        poolclass=FairPool,
         pool_size=pool_size,
         max_overflow=0,
         hide_parameters=True,
@@ -83,72 +86,62 @@ def create_engine(
         },
     )
     _ping_when_unsure(engine)
-    _ADMISSIONS[engine.sync_engine] = Admission(pool_size, timeout=connect_timeout)
     return engine
 
 
-class Admission:
-    """Requests take the pool's connections in the order they asked for one.
+class FairQueue(AsyncAdaptedQueue[Any]):
+    """The pool's queue of free connections, handing each one back to the longest waiter.
 
-    With every connection busy, SQLAlchemy's pool gives the next one handed back to whichever
-    request asks at that moment, even one that has only just come, and the request it had
-    woken goes to the back of the queue. At 32 reads in flight on a pool of 10 the read's p99
-    went from about 95 to 255 ms and its CPU up by a tenth to a quarter. So the pools were 20,
-    and each connection holds its own copy of every statement it has prepared (some 10 KB
-    each): the api held 6 MB more after a bench run. A request waits here instead, first come
-    first served, before it takes a connection.
-
-    It waits up to the pool's time-out, then gets SQLAlchemy's TimeoutError, which the services
-    answer with 503, as a request waiting in the pool did. Work outside a request (the metrics,
-    `/readyz`, a provider's token kept fresh) takes connections without a turn; a request that
-    finds them taken waits in the pool as before, up to its time-out again.
+    SQLAlchemy's asyncio queue takes a free connection for whoever asks while a returned one
+    sits in it, even a request that has only just come; the waiter that was woken for it finds
+    it gone and goes to the back of the queue. At 32 reads in flight on a pool of 10 the read's
+    p99 went from about 95 to 255 ms and its CPU up by a tenth to a quarter. So the pools were
+    20, and each connection holds its own copy of every statement it has prepared (some 10 KB
+    each): the api held 6 MB more after a bench run. Here a returned connection goes straight
+    to the first request still waiting; a request takes a free one at once only when nobody
+    waits. A wait past the pool's time-out ends as before: `TimeoutError`, answered with 503.
     """
 
-    def __init__(self, permits: int, *, timeout: float) -> None:
-        self.permits = permits
-        self.timeout = timeout
-        # One semaphore per event loop (a semaphore belongs to the loop it first waits on, and
-        # tests run an app's engine on more than one loop); a request acquires and releases on
-        # its own loop's. Bounded: a release without an acquire raises instead of adding a turn.
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._semaphore = asyncio.BoundedSemaphore(permits)
-        self._by_loop: weakref.WeakKeyDictionary[
-            asyncio.AbstractEventLoop, asyncio.BoundedSemaphore
-        ] = weakref.WeakKeyDictionary()
+    def __init__(self, maxsize: int = 0, use_lifo: bool = False) -> None:
+        super().__init__(maxsize, use_lifo)
+        self._waiters: collections.deque[asyncio.Future[Any]] = collections.deque()
 
-    async def __aenter__(self) -> None:
-        semaphore = self._for_running_loop()
-        if not semaphore.locked():
-            await semaphore.acquire()
-            return
+    def put_nowait(self, item: Any) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(item)
+                return
+        super().put_nowait(item)
+
+    def get(self, block: bool = True, timeout: float | None = None) -> Any:
+        while self._waiters and self._waiters[0].done():
+            self._waiters.popleft()
+        if not block or not self._waiters:
+            try:
+                return self.get_nowait()
+            except Empty:
+                if not block:
+                    raise
+        return await_(self._wait(timeout))
+
+    async def _wait(self, seconds: float | None) -> Any:
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
         try:
-            async with asyncio.timeout(self.timeout):
-                await semaphore.acquire()
-        except TimeoutError:
-            raise exc.TimeoutError(
-                f"no database connection came free within {self.timeout:g} s"
-            ) from None
-
-    async def __aexit__(self, *_: object) -> None:
-        self._for_running_loop().release()
-
-    def _for_running_loop(self) -> asyncio.BoundedSemaphore:
-        loop = asyncio.get_running_loop()
-        if loop is not self._loop:
-            semaphore = self._by_loop.get(loop)
-            if semaphore is None:
-                semaphore = self._by_loop[loop] = asyncio.BoundedSemaphore(self.permits)
-            self._loop, self._semaphore = loop, semaphore
-        return self._semaphore
+            async with asyncio.timeout(seconds):
+                return await waiter
+        except BaseException as error:
+            if waiter.done() and not waiter.cancelled():
+                # Handed a connection at the very moment it gave up waiting: pass it on.
+                self.put_nowait(waiter.result())
+            if isinstance(error, TimeoutError):
+                raise Empty() from None
+            raise
 
 
-_ADMISSIONS: weakref.WeakKeyDictionary[Engine, Admission] = weakref.WeakKeyDictionary()
-_NO_WAIT = nullcontext()  # SQLite: its pool may overflow, so nobody waits in it
-
-
-def admission(engine: AsyncEngine) -> AbstractAsyncContextManager[Any]:
-    """Where a request waits its turn for one of the engine's connections."""
-    return _ADMISSIONS.get(engine.sync_engine, _NO_WAIT)
+class FairPool(AsyncAdaptedQueuePool):
+    _queue_class = FairQueue
 
 
 # A pooled connection is pinged before use only when it may have gone stale: it has rested in
@@ -215,7 +208,7 @@ def session_dependency(
 
     async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         engine = engine_of(request)
-        async with admission(engine), AsyncSession(engine, expire_on_commit=False) as session:
+        async with AsyncSession(engine, expire_on_commit=False) as session:
             if prepare:
                 prepare(request, session)
             try:
@@ -243,7 +236,7 @@ def read_dependency(engine_of: Callable[[Any], AsyncEngine]) -> Any:
 
     async def get_connection(request: Request) -> AsyncIterator[AsyncConnection]:
         engine = engine_of(request)
-        async with admission(engine), engine.connect() as connection:
+        async with engine.connect() as connection:
             await connection.execution_options(isolation_level="AUTOCOMMIT")
             yield connection
 

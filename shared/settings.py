@@ -50,7 +50,7 @@ class ServiceSettings(BaseSettings):
     database_connect_timeout_seconds: float = 5.0
     # PostgreSQL connections each service process keeps open (and never more): lower it when
     # many replicas share one server's `max_connections`. One event loop keeps 10 busy; more
-    # only hold more copies of the prepared statements (shared.db.Admission).
+    # only hold more copies of the prepared statements (shared.db.FairQueue).
     database_pool_size: int = Field(default=10, ge=1, le=500)
 
     api_port: int = 8000

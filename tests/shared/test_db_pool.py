@@ -149,7 +149,7 @@ async def test_requests_get_the_pools_connections_in_the_order_they_asked_for_on
     holding, done_holding = asyncio.Event(), asyncio.Event()
 
     async def use(name: str) -> None:
-        async with shared_db.admission(engine), engine.connect() as connection:
+        async with engine.connect() as connection:
             order.append(name)
             await connection.execute(text("SELECT 1"))
             if name == "first":
@@ -211,15 +211,15 @@ def gated_app(engine: AsyncEngine) -> FastAPI:
     return app
 
 
-async def test_a_request_waits_its_turn_no_longer_than_the_pool_would_and_then_gets_503() -> None:
+async def test_a_request_waits_for_a_connection_up_to_the_time_out_then_gets_503() -> None:
     engine = shared_db.create_engine(
         POSTGRES_URL, schema="public", pool_size=2, connect_timeout=0.3
     )
     app = gated_app(engine)
     try:
         async with client_for(app, "http://test") as client, AsyncExitStack() as held:
-            for _ in range(2):  # every turn taken, no connection checked out yet
-                await held.enter_async_context(shared_db.admission(engine))
+            for _ in range(2):  # both connections taken
+                await held.enter_async_context(engine.connect())
             began = time.monotonic()
             read, write = await asyncio.gather(client.get("/read"), client.post("/write"))
             waited = time.monotonic() - began
@@ -235,21 +235,40 @@ async def test_a_request_waits_its_turn_no_longer_than_the_pool_would_and_then_g
             assert (await client.post("/write")).json() == {"one": 1}
             failed = await asyncio.gather(*(client.get("/missing") for _ in range(3)))
             assert [a.status_code for a in failed] == [404] * 3
-        # Exactly two turns again: none lost (by a request that timed out) and none added.
+        # Both connections free again, and no more: none kept by a request that timed out or
+        # failed, none handed to two.
         async with AsyncExitStack() as again:
+            pids = set()
             for _ in range(2):
-                turn = again.enter_async_context(shared_db.admission(engine))
-                await asyncio.wait_for(turn, timeout=0.2)
+                connection = await asyncio.wait_for(
+                    again.enter_async_context(engine.connect()), timeout=0.2
+                )
+                pids.add((await connection.execute(text("SELECT pg_backend_pid()"))).scalar())
+            assert len(pids) == 2
             with pytest.raises(exc.TimeoutError):
-                await again.enter_async_context(shared_db.admission(engine))
+                await again.enter_async_context(engine.connect())
     finally:
         await engine.dispose()
 
 
-def test_sqlite_requests_do_not_wait_for_a_turn(tmp_path: Path) -> None:
-    """SQLite's pool may open more connections than it keeps, so no request ever waits in it."""
-    engine = shared_db.create_engine(f"sqlite:///{tmp_path}/x.db", schema="x")
-    assert not isinstance(shared_db.admission(engine), shared_db.Admission)
+def test_only_postgresql_pools_hand_connections_out_in_turn(tmp_path: Path) -> None:
+    """SQLite's pool may open more connections than it keeps, so no request waits in it."""
+    sqlite = shared_db.create_engine(f"sqlite:///{tmp_path}/x.db", schema="x")
+    assert not isinstance(sqlite.sync_engine.pool, shared_db.FairPool)
     postgres = shared_db.create_engine(POSTGRES_URL, schema="public", pool_size=3)
-    assert isinstance(shared_db.admission(postgres), shared_db.Admission)
-    assert shared_db.admission(postgres).permits == 3  # type: ignore[attr-defined]
+    assert isinstance(postgres.sync_engine.pool, shared_db.FairPool)
+    assert postgres.sync_engine.pool.size() == 3
+
+
+async def test_a_connection_handed_to_a_request_as_it_gives_up_goes_to_the_next_one() -> None:
+    queue = shared_db.FairQueue(2)
+    giving_up = asyncio.create_task(queue._wait(5))
+    waiting = asyncio.create_task(queue._wait(5))
+    await asyncio.sleep(0)  # both wait, in this order
+    queue.put_nowait("connection")  # handed to the first ...
+    giving_up.cancel()  # ... at the moment its client goes away
+    with pytest.raises(asyncio.CancelledError):
+        await giving_up
+    assert await asyncio.wait_for(waiting, timeout=1) == "connection"
+    queue.put_nowait("connection")  # and back: nobody waits, so it is kept for the next
+    assert queue.get_nowait() == "connection"
