@@ -109,7 +109,8 @@ class FairQueue(AsyncAdaptedQueue[Any]):
     def put_nowait(self, item: Any) -> None:
         while self._waiters:
             waiter = self._waiters.popleft()
-            if not waiter.done():
+            # Passed over: one that stopped waiting, or one whose event loop is closed (tests).
+            if not waiter.done() and not waiter.get_loop().is_closed():
                 waiter.set_result(item)
                 return
         super().put_nowait(item)
@@ -138,6 +139,9 @@ class FairQueue(AsyncAdaptedQueue[Any]):
             if isinstance(error, TimeoutError):
                 raise Empty() from None
             raise
+        finally:
+            if not waiter.done():  # left some other way (GeneratorExit): wait no longer
+                waiter.cancel()
 
 
 class FairPool(AsyncAdaptedQueuePool):

@@ -272,3 +272,15 @@ async def test_a_connection_handed_to_a_request_as_it_gives_up_goes_to_the_next_
     assert await asyncio.wait_for(waiting, timeout=1) == "connection"
     queue.put_nowait("connection")  # and back: nobody waits, so it is kept for the next
     assert queue.get_nowait() == "connection"
+
+
+async def test_a_waiter_whose_event_loop_is_gone_is_passed_over() -> None:
+    queue = shared_db.FairQueue(2)
+    other = asyncio.new_event_loop()
+    gone = other.create_future()  # a waiter left behind by a test's closed loop
+    other.close()
+    queue._waiters.append(gone)
+    waiting = asyncio.create_task(queue._wait(5))
+    await asyncio.sleep(0)
+    queue.put_nowait("connection")
+    assert await asyncio.wait_for(waiting, timeout=1) == "connection"
