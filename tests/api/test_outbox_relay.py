@@ -9,6 +9,7 @@ goes through the meetings service: a withdrawal and a new consent, sent together
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator
@@ -18,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import exc as sqlalchemy_exc
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -37,6 +39,7 @@ RECORDED = "relaytest.record"
 REFUSED_ONCE = "relaytest.refused_once"
 REFUSED = "relaytest.refused"
 FAILING = "relaytest.failing"
+POOL_BUSY = "relaytest.pool_busy"
 
 
 class Receiver:
@@ -93,6 +96,12 @@ async def _refused(message: OutboxMessage, _: Any) -> Sent:
 async def _failing(message: OutboxMessage, _: Any) -> Sent:
     await receiver.receive(message)
     raise ServiceCallFailed("relaytest", "unavailable", status=503)
+
+
+@handles(POOL_BUSY)
+async def _pool_busy(message: OutboxMessage, _: Any) -> Sent:
+    await receiver.receive(message)
+    raise sqlalchemy_exc.TimeoutError("QueuePool limit of size 8 overflow 0 reached")
 
 
 @pytest.fixture
@@ -330,3 +339,40 @@ async def test_a_withdrawal_and_a_new_consent_sent_together_leave_the_member_a_w
         admissions = await _admissions(apps, session["id"], student["id"])
         assert [a.status for a in admissions] == ["revoked", "active"]
         assert admissions[-1].token_hash == token_hash(token)
+
+
+async def test_a_database_out_of_reach_puts_a_delivery_off_with_a_warning_not_a_traceback(
+    school: SchoolKit,
+    apps: dict[str, FastAPI],
+    relays: list[OutboxRelay],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    key = f"{uuid.uuid4().hex[:8]}:pool-busy"
+    caplog.set_level(logging.INFO, logger="lingkar.outbox")
+    await _enqueue(apps, school, POOL_BUSY, key, None)
+    _wake(apps, relays)
+
+    async def tried() -> bool:
+        async with AsyncSession(apps["api"].state.engine) as db:
+            message = (
+                await db.exec(select(OutboxMessage).where(OutboxMessage.idempotency_key == key))
+            ).one()
+            return message.attempts >= 1
+
+    await eventually(tried)
+    async with AsyncSession(apps["api"].state.engine) as db:
+        message = (
+            await db.exec(select(OutboxMessage).where(OutboxMessage.idempotency_key == key))
+        ).one()
+    assert message.status == "pending"  # to be tried again, after its back-off
+    assert message.next_attempt_at is not None
+    assert "QueuePool limit" in (message.last_error or "")
+    ours = [
+        r
+        for r in caplog.records
+        if r.name == "lingkar.outbox" and getattr(r, "kind", "") == POOL_BUSY
+    ]
+    assert [r.getMessage() for r in ours if r.levelno >= logging.WARNING][:1] == [
+        "outbox delivery put off: the database was out of reach"
+    ]
+    assert not [r for r in ours if r.levelno >= logging.ERROR or r.exc_info]

@@ -26,6 +26,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.api.outbox.models import OutboxMessage
+from shared.db import is_unreachable
 from shared.observability import bind_request_id, new_request_id
 from shared.queue import Claim, backoff
 from shared.service_client import ServiceCallFailed
@@ -224,7 +225,15 @@ class OutboxRelay:
         message = await db.get(OutboxMessage, message_id)
         if message is None or not self._holds(message):
             return
-        if not isinstance(exc, ServiceCallFailed):
+        if is_unreachable(exc):
+            # No connection came free in time, or the database was out of reach for a moment:
+            # tried again like a refused call. A traceback would say no more, and the logging
+            # would keep the source of every file in it for the life of the process.
+            log.warning(
+                "outbox delivery put off: the database was out of reach",
+                extra={"kind": message.kind, "error": type(exc).__name__},
+            )
+        elif not isinstance(exc, ServiceCallFailed):
             log.error("outbox handler failed", exc_info=exc, extra={"kind": message.kind})
         message.attempts += 1
         message.last_error = str(exc)[:500]
