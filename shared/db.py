@@ -116,14 +116,15 @@ class FairQueue(AsyncAdaptedQueue[Any]):
         super().put_nowait(item)
 
     def get(self, block: bool = True, timeout: float | None = None) -> Any:
+        if not block:
+            return self.get_nowait()
         while self._waiters and self._waiters[0].done():
             self._waiters.popleft()
-        if not block or not self._waiters:
+        if not self._waiters:  # nobody ahead: a free connection is taken at once
             try:
                 return self.get_nowait()
             except Empty:
-                if not block:
-                    raise
+                pass
         return await_(self._wait(timeout))
 
     async def _wait(self, seconds: float | None) -> Any:
@@ -211,8 +212,7 @@ def session_dependency(
     """
 
     async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-        engine = engine_of(request)
-        async with AsyncSession(engine, expire_on_commit=False) as session:
+        async with AsyncSession(engine_of(request), expire_on_commit=False) as session:
             if prepare:
                 prepare(request, session)
             try:
