@@ -21,7 +21,9 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+import sqlalchemy
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -30,6 +32,7 @@ from services.meetings.join import service as join_service
 from services.meetings.join.models import JoinEvent
 from services.meetings.join.pages import preferred_language
 from services.meetings.participants.models import Participant
+from services.meetings.providers.jitsi import JitsiProvider
 from shared.contracts.meetings import (
     AdmitRequest,
     Clearance,
@@ -254,6 +257,79 @@ async def test_a_burst_of_clicks_larger_than_the_pool_is_let_in_without_waiting(
     participant = await participant_of(apps["meetings"], member.token)
     outcomes = [event.outcome for event in await events_of(apps["meetings"], participant.id)]
     assert outcomes == ["admitted"] * clicks
+
+
+class HeldConnections:
+    """How many connections of an engine's pool are checked out, at any moment."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.now = 0
+        pool = engine.sync_engine.pool
+        sqlalchemy.event.listen(pool, "checkout", self._out)
+        sqlalchemy.event.listen(pool, "checkin", self._in)
+        self._pool = pool
+
+    def _out(self, *_: Any) -> None:
+        self.now += 1
+
+    def _in(self, *_: Any) -> None:
+        self.now -= 1
+
+    def close(self) -> None:
+        sqlalchemy.event.remove(self._pool, "checkout", self._out)
+        sqlalchemy.event.remove(self._pool, "checkin", self._in)
+
+
+class Watched(httpx.AsyncBaseTransport):
+    """Calls go on to `inner`; what `seen` says at the moment of each call is kept."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, seen: Callable[[], int]) -> None:
+        self.inner, self.seen, self.held = inner, seen, list[int]()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.held.append(self.seen())
+        return await self.inner.handle_async_request(request)
+
+
+async def test_a_click_holds_no_database_connection_through_the_api_and_the_provider(
+    member: Member,
+    meetings: httpx.AsyncClient,
+    apps: dict[str, FastAPI],
+    connect: Connect,
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The clearance call to the api and the provider's calls (Zoom registers the member at
+    the click; the host link is fetched at the click) take as long as those services take: a
+    connection held through them is one the rest of the class waits for."""
+    held = HeldConnections(apps["meetings"].state.engine)
+    api = Watched(httpx.ASGITransport(app=apps["api"]), lambda: held.now)
+    connect(api)
+    at_provider: list[int] = []
+    join_link_for = JitsiProvider.join_link_for
+    fresh_host_url = join_service.fresh_host_url
+
+    async def member_link(self: JitsiProvider, *args: Any, **kwargs: Any) -> str:
+        at_provider.append(held.now)
+        return await join_link_for(self, *args, **kwargs)
+
+    async def host_link(adapter: Any, meeting: Any) -> str:
+        at_provider.append(held.now)
+        return await fresh_host_url(adapter, meeting)
+
+    monkeypatch.setattr(JitsiProvider, "join_link_for", member_link)
+    monkeypatch.setattr(join_service, "fresh_host_url", host_link)
+    try:
+        joined = await meetings.get(member.path)
+        hosted = await meetings.get(urlsplit(member.meeting["host_url"]).path)
+    finally:
+        held.close()
+
+    assert (joined.status_code, hosted.status_code) == (302, 302), joined.text
+    assert api.held == [0], "the clearance call was made holding a connection"
+    assert at_provider == [0, 0], "a provider was called holding a connection"
+    participant = await participant_of(apps["meetings"], member.token)
+    assert [e.outcome for e in await events_of(apps["meetings"], participant.id)] == ["admitted"]
 
 
 async def test_the_window_opens_15_minutes_before_the_start_and_closes_at_the_end(

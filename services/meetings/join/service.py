@@ -112,22 +112,27 @@ async def click(
         _record(db, participant.id, participant.meeting_id, Outcome.preview, visitor, now)
         return Decision(Outcome.preview)
     meeting = await meeting_repository.get(db, participant.meeting_id)
-    decision = await _decide(participant, meeting, now, clearance, providers)
+    refusal = _refused_here(participant, meeting, now)
+    if refusal is None:
+        # The api is asked and the provider may be called: the read is over, and its
+        # connection goes back to the pool meanwhile. A class clicking at the start would
+        # otherwise hold the pool through those calls.
+        await db.commit()
+        decision = await _admit(participant, meeting, clearance, providers)
+    else:
+        opens_at, _ = join_window(meeting)
+        decision = Decision(refusal, opens_at=opens_at, timezone=meeting.timezone)
     _record(db, participant.id, meeting.id, decision.outcome, visitor, now)
     return dataclasses.replace(decision, language=participant.locale)
 
 
-async def _decide(
+async def _admit(
     participant: Participant,
     meeting: Meeting,
-    now: datetime,
     clearance: ClearanceCheck,
     providers: ProviderLookup,
 ) -> Decision:
-    refusal = _refused_here(participant, meeting, now)
-    if refusal is not None:
-        opens_at, _ = join_window(meeting)
-        return Decision(refusal, opens_at=opens_at, timezone=meeting.timezone)
+    """Our own records let the member in: the api's word now, then the provider's link."""
     answer = await clearance(
         session_id=meeting.session_id, person_id=participant.person_id, meeting_id=meeting.id
     )
@@ -202,6 +207,7 @@ async def host_click(
         return Decision(Outcome.unknown)
     if meeting.status == MeetingStatus.cancelled:
         return Decision(Outcome.cancelled, timezone=meeting.timezone)
+    await db.commit()  # the read is over: no connection held through the provider's call
     adapter = await providers(Provider(meeting.provider), meeting.school_id)
     target = await fresh_host_url(adapter, provider_meeting(meeting))
     log.info("host link used", extra={"meeting": str(meeting.id)})
