@@ -37,10 +37,18 @@ class Claim:
     relay claims after every commit that enqueues and every delivery that ends: building its
     lane condition alone was a fifth of the relay's CPU); built once, SQLAlchemy also reuses
     their compiled forms. `also`: further conditions a row must meet to be taken (checked
-    again when leasing)."""
+    again when leasing). `whole_rows`: the leased rows are returned loaded, not their ids, so
+    a claimer that needs them reads nothing more before its work."""
 
-    def __init__(self, model: type[Any], *, also: Sequence[ColumnElement[bool]] = ()) -> None:
+    def __init__(
+        self,
+        model: type[Any],
+        *,
+        also: Sequence[ColumnElement[bool]] = (),
+        whole_rows: bool = False,
+    ) -> None:
         table: Any = model
+        returned = table if whole_rows else table.id
         at = table.next_attempt_at.type
         now = bindparam("now", type_=at)
         is_due = (
@@ -65,7 +73,7 @@ class Claim:
             update(table)
             .where(col(table.id).in_(due.with_for_update(skip_locked=True)))
             .values(**leased)
-            .returning(table.id, table.next_attempt_at)
+            .returning(returned, table.next_attempt_at)
             # Nothing of these rows is loaded in the session that claims (and the WHERE cannot
             # be evaluated in Python against bind parameters anyway).
             .execution_options(synchronize_session=False)
@@ -75,20 +83,20 @@ class Claim:
             update(table)
             .where(col(table.id).in_(bindparam("ids", expanding=True)), *is_due)
             .values(**leased)
-            .returning(table.id)
+            .returning(table.id, returned)
             .execution_options(synchronize_session=False)
         )
 
     async def __call__(
         self, session: AsyncSession, *, now: datetime, lease: timedelta, limit: int, worker: str
     ) -> list[Any]:
-        """Lease up to `limit` due rows to `worker` and return their ids, oldest first (commit
-        afterwards)."""
+        """Lease up to `limit` due rows to `worker` and return their ids (or the rows), oldest
+        first (commit afterwards)."""
         params = {"now": now, "limit": limit, "until": now + lease, "worker": worker}
         if session.bind is not None and session.bind.dialect.name == "postgresql":
             rows = (await session.exec(self._take_and_lease, params=params)).all()
             # RETURNING keeps no order; a calendar CANCEL must not overtake its REQUEST.
-            return [row_id for row_id, _ in sorted(rows, key=lambda row: row[1])]
+            return [taken for taken, _ in sorted(rows, key=lambda row: row[1])]
         ids = list((await session.exec(self._due, params={"now": now, "limit": limit})).all())
         if not ids:
             return []
@@ -97,8 +105,8 @@ class Claim:
         leased = await session.exec(self._lease, params={**params, "ids": ids})
         # Oldest first, as selected: RETURNING keeps no order, and a calendar CANCEL must not
         # overtake the REQUEST it follows.
-        taken = set(leased.scalars().all())
-        return [row_id for row_id in ids if row_id in taken]
+        taken = {row_id: row for row_id, row in leased.all()}
+        return [taken[row_id] for row_id in ids if row_id in taken]
 
 
 async def counts_by_state(

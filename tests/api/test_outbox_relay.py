@@ -40,6 +40,7 @@ REFUSED_ONCE = "relaytest.refused_once"
 REFUSED = "relaytest.refused"
 FAILING = "relaytest.failing"
 POOL_BUSY = "relaytest.pool_busy"
+SLOW = "relaytest.slow"
 
 
 class Receiver:
@@ -102,6 +103,30 @@ async def _failing(message: OutboxMessage, _: Any) -> Sent:
 async def _pool_busy(message: OutboxMessage, _: Any) -> Sent:
     await receiver.receive(message)
     raise sqlalchemy_exc.TimeoutError("QueuePool limit of size 8 overflow 0 reached")
+
+
+class SlowCalls:
+    """Calls that wait until the test lets each one answer; which of them were recorded."""
+
+    def __init__(self) -> None:
+        self.answers: list[asyncio.Event] = []
+        self.recorded: list[int] = []
+
+
+slow = SlowCalls()
+
+
+@handles(SLOW)
+async def _slow(message: OutboxMessage, _: Any) -> Sent:
+    call = len(slow.answers)
+    answer = asyncio.Event()
+    slow.answers.append(answer)
+    await answer.wait()
+
+    async def record(_: AsyncSession) -> None:
+        slow.recorded.append(call)
+
+    return Sent(record)
 
 
 @pytest.fixture
@@ -376,3 +401,48 @@ async def test_a_database_out_of_reach_puts_a_delivery_off_with_a_warning_not_a_
         "outbox delivery put off: the database was out of reach"
     ]
     assert not [r for r in ours if r.levelno >= logging.ERROR or r.exc_info]
+
+
+async def test_a_delivery_whose_lease_was_taken_over_during_its_call_records_nothing(
+    school: SchoolKit,
+    apps: dict[str, FastAPI],
+    relays: list[OutboxRelay],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The call outlasted the lease and another relay took the message over: the answer is
+    that relay's to record, once, not this one's as well."""
+    global slow
+    slow = SlowCalls()
+    key = f"{uuid.uuid4().hex[:8]}:slow"
+    await _enqueue(apps, school, SLOW, key, None)
+    _wake(apps, relays)
+    await eventually(lambda: _true(len(slow.answers) == 1))
+    # What another relay's claim does once the lease has run out.
+    later = datetime.now(UTC) + timedelta(minutes=5)
+    await _set(apps, key, locked_by="another-relay", locked_until=later)
+
+    caplog.set_level(logging.INFO, logger="lingkar.outbox")
+    slow.answers[0].set()
+    await eventually(lambda: _true(any("outlasted its lease" in m for m in caplog.messages)))
+
+    assert slow.recorded == []
+    message = await _message(apps, key)
+    assert (message.status, message.locked_by) == ("pending", "another-relay")
+    # Its lease runs out in turn: a relay of ours takes the message, and that answer counts.
+    await _set(apps, key, locked_until=datetime.now(UTC) - timedelta(seconds=1))
+    _wake(apps, relays)
+    await eventually(lambda: _true(len(slow.answers) == 2))
+    slow.answers[1].set()
+    await eventually(lambda: _all_settled(apps, [key]))
+    assert slow.recorded == [1]
+    assert (await _message(apps, key)).status == "done"
+
+
+async def _true(value: bool) -> bool:
+    return value
+
+
+async def _message(apps: dict[str, FastAPI], key: str) -> OutboxMessage:
+    async with AsyncSession(apps["api"].state.engine) as db:
+        found = await db.exec(select(OutboxMessage).where(OutboxMessage.idempotency_key == key))
+        return found.one()

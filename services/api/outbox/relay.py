@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, or_
+from sqlalchemy import ColumnElement, and_, bindparam, exists, or_, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import aliased
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -37,8 +37,8 @@ log = logging.getLogger("lingkar.outbox")
 MAX_ATTEMPTS = 25  # with the backoff cap, about a day of trying before the message is dead
 LEASE = timedelta(seconds=60)
 BATCH = 20
-# Deliveries at once. Each holds a pooled connection only to read its message and to record
-# the answer, never during the call, so they share a smaller pool.
+# Deliveries at once. Each holds a pooled connection only to record the answer, never during
+# the call, so they share a smaller pool.
 CONCURRENCY = 16
 
 
@@ -106,7 +106,21 @@ def _first_of_its_lane() -> ColumnElement[bool]:
     )
 
 
-_CLAIM = Claim(OutboxMessage, also=[_first_of_its_lane()])
+_CLAIM = Claim(OutboxMessage, also=[_first_of_its_lane()], whole_rows=True)
+_message: Any = OutboxMessage
+# Done, if the lease is still this relay's: when it ran out during the call and another relay
+# took the message, that one records it. The row stays locked until the answer is recorded,
+# so a relay whose lease runs out now cannot take it meanwhile.
+_DONE = (
+    update(_message)
+    .where(
+        _message.id == bindparam("message_id"),
+        _message.status == "pending",
+        _message.locked_by == bindparam("worker"),
+    )
+    .values(status="done", done_at=bindparam("at"), locked_until=None, last_error=None)
+    .execution_options(synchronize_session=False)
+)
 
 
 class OutboxRelay:
@@ -167,12 +181,12 @@ class OutboxRelay:
         free = self.concurrency - len(self._in_flight)
         if free <= 0:
             return
-        ids = await self._claim(free)
-        for message_id in ids:
-            task = asyncio.create_task(self._deliver(message_id), name="outbox-delivery")
+        messages = await self._claim(free)
+        for message in messages:
+            task = asyncio.create_task(self._deliver(message), name="outbox-delivery")
             self._in_flight.add(task)
             task.add_done_callback(self._delivered)
-        if len(ids) == free:
+        if len(messages) == free:
             self.wake()  # there may be more
 
     def _delivered(self, task: asyncio.Task[None]) -> None:
@@ -183,40 +197,40 @@ class OutboxRelay:
 
     async def drain_once(self) -> bool:
         """Deliver one batch of due messages now; True when there may be more."""
-        ids = await self._claim(BATCH)
-        await asyncio.gather(*(self._deliver(i) for i in ids))
-        return len(ids) == BATCH
+        messages = await self._claim(BATCH)
+        await asyncio.gather(*(self._deliver(m) for m in messages))
+        return len(messages) == BATCH
 
-    async def _claim(self, limit: int) -> list[Any]:
+    async def _claim(self, limit: int) -> list[OutboxMessage]:
+        """Lease due messages to this relay; they come back loaded, as leased."""
         async with AsyncSession(self.engine, expire_on_commit=False) as db:
-            ids = await _CLAIM(db, now=utcnow(), lease=self.lease, limit=limit, worker=self.worker)
+            messages = await _CLAIM(
+                db, now=utcnow(), lease=self.lease, limit=limit, worker=self.worker
+            )
             await db.commit()
-        return ids
+        return messages
 
-    async def _deliver(self, message_id: Any) -> None:
+    async def _deliver(self, message: OutboxMessage) -> None:
+        """Make the message's call (holding no connection), then mark it done and record the
+        answer in one transaction."""
+        bind_request_id(message.request_id or new_request_id())
         async with AsyncSession(self.engine, expire_on_commit=False) as db:
-            message = await db.get(OutboxMessage, message_id)
-            await db.commit()  # no transaction (nor pooled connection) held during the call
-            if message is None or not self._holds(message):
-                return
-            bind_request_id(message.request_id or new_request_id())
             try:
                 sent = await _handlers[message.kind](message, self.context)
-                await db.refresh(message)
-                if not self._holds(message):
-                    return  # our lease ran out during the call; whoever holds it now records
+                params = {"message_id": message.id, "worker": self.worker, "at": utcnow()}
+                if (await db.exec(_DONE, params=params)).rowcount == 0:
+                    log.warning(
+                        "outbox delivery outlasted its lease: left to the relay holding it now",
+                        extra={"kind": message.kind, "id": str(message.id)},
+                    )
+                    return
                 await sent.record(db)
-                message.status, message.done_at, message.locked_until = "done", utcnow(), None
-                message.last_error = None
-                db.add(message)
                 await db.commit()
             except Exception as exc:
                 await db.rollback()
-                await self._failed(db, message_id, exc)
+                await self._failed(db, message.id, exc)
                 return
-            log.info(
-                "outbox message delivered", extra={"kind": message.kind, "id": str(message.id)}
-            )
+        log.info("outbox message delivered", extra={"kind": message.kind, "id": str(message.id)})
 
     def _holds(self, message: OutboxMessage) -> bool:
         return message.status == "pending" and message.locked_by == self.worker
