@@ -32,6 +32,7 @@ from services.meetings.join import service as join_service
 from services.meetings.join.models import JoinEvent
 from services.meetings.join.pages import preferred_language
 from services.meetings.participants.models import Participant
+from services.meetings.providers.errors import ProviderError, ProviderRefused, ProviderUnavailable
 from services.meetings.providers.jitsi import JitsiProvider
 from shared.contracts.meetings import (
     AdmitRequest,
@@ -260,20 +261,26 @@ async def test_a_burst_of_clicks_larger_than_the_pool_is_let_in_without_waiting(
 
 
 class HeldConnections:
-    """How many connections of an engine's pool are checked out, at any moment."""
+    """The connections of an engine's pool that the asking task has checked out now (the
+    api's relay may be calling the meetings service meanwhile: its connections are not the
+    click's)."""
 
     def __init__(self, engine: AsyncEngine) -> None:
-        self.now = 0
+        self._holders: dict[int, asyncio.Task[Any] | None] = {}
         pool = engine.sync_engine.pool
         sqlalchemy.event.listen(pool, "checkout", self._out)
         sqlalchemy.event.listen(pool, "checkin", self._in)
         self._pool = pool
 
-    def _out(self, *_: Any) -> None:
-        self.now += 1
+    def _out(self, connection: Any, *_: Any) -> None:
+        self._holders[id(connection)] = asyncio.current_task()
 
-    def _in(self, *_: Any) -> None:
-        self.now -= 1
+    def _in(self, connection: Any, *_: Any) -> None:
+        self._holders.pop(id(connection), None)
+
+    def now(self) -> int:
+        mine = asyncio.current_task()
+        return sum(1 for task in self._holders.values() if task is mine)
 
     def close(self) -> None:
         sqlalchemy.event.remove(self._pool, "checkout", self._out)
@@ -303,18 +310,18 @@ async def test_a_click_holds_no_database_connection_through_the_api_and_the_prov
     the click; the host link is fetched at the click) take as long as those services take: a
     connection held through them is one the rest of the class waits for."""
     held = HeldConnections(apps["meetings"].state.engine)
-    api = Watched(httpx.ASGITransport(app=apps["api"]), lambda: held.now)
+    api = Watched(httpx.ASGITransport(app=apps["api"]), held.now)
     connect(api)
     at_provider: list[int] = []
     join_link_for = JitsiProvider.join_link_for
     fresh_host_url = join_service.fresh_host_url
 
     async def member_link(self: JitsiProvider, *args: Any, **kwargs: Any) -> str:
-        at_provider.append(held.now)
+        at_provider.append(held.now())
         return await join_link_for(self, *args, **kwargs)
 
     async def host_link(adapter: Any, meeting: Any) -> str:
-        at_provider.append(held.now)
+        at_provider.append(held.now())
         return await fresh_host_url(adapter, meeting)
 
     monkeypatch.setattr(JitsiProvider, "join_link_for", member_link)
@@ -529,6 +536,61 @@ async def test_when_the_api_cannot_confirm_the_gate_fails_closed_with_503(
     participant = await participant_of(apps["meetings"], member.token)
     [event] = await events_of(apps["meetings"], participant.id)
     assert event.outcome == "refused_unavailable"
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        ProviderUnavailable("Zoom is not answering", provider="zoom"),
+        ProviderRefused("the school's Zoom app was refused", provider="zoom"),
+    ],
+    ids=["down", "account-refused"],
+)
+async def test_when_the_provider_cannot_give_the_link_the_member_gets_a_page_and_it_is_kept(
+    error: ProviderError,
+    member: Member,
+    meetings: httpx.AsyncClient,
+    apps: dict[str, FastAPI],
+    clock: Clock,
+    api_reachable: None,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Cleared by the api, but the provider (Zoom registers the member at the click) is down
+    or refuses the school's account: the member's page says to try again, not a JSON error."""
+
+    async def fails(*_: Any, **__: Any) -> str:
+        raise error
+
+    monkeypatch.setattr(JitsiProvider, "join_link_for", fails)
+    caplog.set_level(logging.WARNING, logger="lingkar.meetings.join")
+
+    answer = await meetings.get(member.path, headers={"Accept-Language": "en"})
+
+    page = assert_page(answer, 503)  # the member's own language: Indonesian
+    assert "Layanan rapat daring" in page
+    assert answer.headers["retry-after"] == "60"
+    participant = await participant_of(apps["meetings"], member.token)
+    [event] = await events_of(apps["meetings"], participant.id)
+    assert event.outcome == "refused_provider_unavailable"
+    [logged] = [r for r in caplog.records if "provider could not" in r.getMessage()]
+    assert logged.__dict__["error"] == error.type
+
+
+async def test_when_the_provider_cannot_give_the_host_link_the_counselor_gets_a_page(
+    member: Member, meetings: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def fails(*_: Any, **__: Any) -> str:
+        raise ProviderUnavailable("Zoom is not answering", provider="zoom")
+
+    monkeypatch.setattr(join_service, "fresh_host_url", fails)
+
+    answer = await meetings.get(
+        urlsplit(member.meeting["host_url"]).path, headers={"Accept-Language": "en"}
+    )
+
+    assert "The online meeting service cannot give" in assert_page(answer, 503, "en")
+    assert answer.headers["retry-after"] == "60"
 
 
 # --- link previews --------------------------------------------------------------------------

@@ -37,6 +37,7 @@ _STATUS = {
     Outcome.ended: (410, "ended"),
     Outcome.cancelled: (410, "cancelled"),
     Outcome.unavailable: (503, "unavailable"),
+    Outcome.provider_unavailable: (503, "provider"),
 }
 
 # page: language: (title, why, what to do)
@@ -130,6 +131,18 @@ _TEXT: dict[str, dict[str, tuple[str, str, str]]] = {
             "Please try again shortly",
             "We cannot check your admission right now.",
             "Open this link again in a few minutes. If it still fails, contact your counselor.",
+        ),
+    },
+    "provider": {
+        "id": (
+            "Coba lagi sebentar",
+            "Layanan rapat daring sedang tidak dapat memberikan tautan rapat.",
+            "Buka tautan ini lagi dalam beberapa menit.",
+        ),
+        "en": (
+            "Please try again shortly",
+            "The online meeting service cannot give the meeting's link right now.",
+            "Open this link again in a few minutes.",
         ),
     },
 }
@@ -233,7 +246,7 @@ def answer(decision: Decision, *, accept_language: str | None) -> Response:
         opens = local_time(decision.opens_at, decision.timezone, language)
     title, why, what_to_do = (escape(text.format(opens=opens)) for text in _TEXT[page][language])
     headers = {**_PAGE_HEADERS, "Content-Language": language}
-    if decision.outcome is Outcome.unavailable:
+    if status == 503:
         headers["Retry-After"] = "60"
     html = _DOCUMENT.format(lang=language, title=title, why=why, what_to_do=what_to_do)
     return HTMLResponse(html, status_code=status, headers=headers)

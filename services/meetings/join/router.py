@@ -26,7 +26,10 @@ _PAGE = {"text/html": {"schema": {"type": "string"}}}
         },
         404: {"content": _PAGE, "description": "Not a link we gave"},
         410: {"content": _PAGE, "description": "The session has ended or was cancelled"},
-        503: {"content": _PAGE, "description": "The member's clearance cannot be checked now"},
+        503: {
+            "content": _PAGE,
+            "description": "The member's clearance, or the provider's link, cannot be had now",
+        },
     },
 )
 async def join(
@@ -47,6 +50,7 @@ async def join(
         302: {"description": "On to the provider's host link, fetched now"},
         404: {"content": _PAGE, "description": "Not a link we gave"},
         410: {"content": _PAGE, "description": "The session was cancelled"},
+        503: {"content": _PAGE, "description": "The provider cannot give the link now"},
     },
 )
 async def host(token: str, request: Request, db: DbSession, providers: Providers) -> Response:

@@ -27,6 +27,7 @@ from services.meetings.participants import service as participant_service
 from services.meetings.participants.links import token_hash
 from services.meetings.participants.models import Participant, ParticipantStatus
 from services.meetings.providers.base import fresh_host_url
+from services.meetings.providers.errors import ProviderError
 from services.meetings.providers.registry import ProviderLookup
 from shared.stages import Provider
 from shared.timeutil import as_utc, utcnow
@@ -46,6 +47,8 @@ class Outcome(StrEnum):
     ended = "refused_ended"
     cancelled = "refused_cancelled"
     unavailable = "refused_unavailable"
+    # Cleared, but the provider cannot give the link now (down, the school's account refused).
+    provider_unavailable = "refused_provider_unavailable"
     # A chat app or a crawler fetched the link to show a preview of it: not a click.
     preview = "preview"
 
@@ -140,13 +143,26 @@ async def _admit(
         return Decision(Outcome.not_cleared)
     if answer is not ClearanceAnswer.cleared:
         return Decision(Outcome.unavailable)
-    adapter = await providers(Provider(meeting.provider), meeting.school_id)
-    target = await adapter.join_link_for(
-        provider_meeting(meeting),
-        display_name=participant.name,
-        person_key=str(participant.person_id),
-    )
+    try:
+        adapter = await providers(Provider(meeting.provider), meeting.school_id)
+        target = await adapter.join_link_for(
+            provider_meeting(meeting),
+            display_name=participant.name,
+            person_key=str(participant.person_id),
+        )
+    except ProviderError as exc:
+        _provider_failed(meeting, exc)
+        return Decision(Outcome.provider_unavailable)
     return Decision(Outcome.admitted, redirect_to=target)
+
+
+def _provider_failed(meeting: Meeting, exc: ProviderError) -> None:
+    """The provider cannot send anyone on now (down, its circuit open, the school's account
+    refused): the page says to try again in a few minutes, and the click is kept as such."""
+    log.warning(
+        "provider could not give a link at a click",
+        extra={"meeting_id": str(meeting.id), "provider": meeting.provider, "error": exc.type},
+    )
 
 
 def _refused_here(participant: Participant, meeting: Meeting, now: datetime) -> Outcome | None:
@@ -208,7 +224,11 @@ async def host_click(
     if meeting.status == MeetingStatus.cancelled:
         return Decision(Outcome.cancelled, timezone=meeting.timezone)
     await db.commit()  # the read is over: no connection held through the provider's call
-    adapter = await providers(Provider(meeting.provider), meeting.school_id)
-    target = await fresh_host_url(adapter, provider_meeting(meeting))
+    try:
+        adapter = await providers(Provider(meeting.provider), meeting.school_id)
+        target = await fresh_host_url(adapter, provider_meeting(meeting))
+    except ProviderError as exc:
+        _provider_failed(meeting, exc)
+        return Decision(Outcome.provider_unavailable, timezone=meeting.timezone)
     log.info("host link used", extra={"meeting": str(meeting.id)})
     return Decision(Outcome.admitted, redirect_to=target)
