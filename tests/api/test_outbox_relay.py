@@ -20,12 +20,14 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import exc as sqlalchemy_exc
+from sqlalchemy import text
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.api.outbox import service as outbox
 from services.api.outbox.models import OutboxMessage
 from services.api.outbox.relay import OutboxRelay, Sent, handles
+from services.api.sessions import locks, provisioning
 from services.meetings.meetings.models import Meeting
 from services.meetings.participants.links import token_hash
 from services.meetings.participants.models import Participant
@@ -446,3 +448,109 @@ async def _message(apps: dict[str, FastAPI], key: str) -> OutboxMessage:
     async with AsyncSession(apps["api"].state.engine) as db:
         found = await db.exec(select(OutboxMessage).where(OutboxMessage.idempotency_key == key))
         return found.one()
+
+
+class HoldsTheMessage(httpx.AsyncBaseTransport):
+    """The meetings service, reached only once another transaction holds the outbox message's
+    row, as an operator's `outbox give-up` does while the relay's call is under way."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, engine: Any, key: str) -> None:
+        self.inner, self.engine, self.key = inner, engine, key
+        self.holding, self.release = asyncio.Event(), asyncio.Event()
+        self.session_free: bool | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self._task is None:
+            self._task = asyncio.create_task(self._hold())
+            await self.holding.wait()
+        return await self.inner.handle_async_request(request)
+
+    async def _hold(self) -> None:
+        async with AsyncSession(self.engine) as db:
+            await db.exec(
+                select(OutboxMessage.id)
+                .where(OutboxMessage.idempotency_key == self.key)
+                .with_for_update()
+            )
+            self.holding.set()
+            await self.release.wait()
+            await db.rollback()
+
+    async def finished(self) -> None:
+        assert self._task is not None
+        await self._task
+
+
+async def _waiting_on_a_lock(engine: Any) -> bool:
+    async with engine.connect() as connection:
+        waiting = await connection.execute(
+            text(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE wait_event_type = 'Lock' AND datname = current_database()"
+            )
+        )
+        return bool(waiting.scalar_one())
+
+
+async def test_a_delivery_given_up_locks_its_message_before_its_session(
+    school: SchoolKit, apps: dict[str, FastAPI]
+) -> None:
+    """The operator's give-up locks the message, then the session (what a dead provisioning
+    undoes). A relay giving up the same message must take them in that order too: the other
+    order is a deadlock, which PostgreSQL breaks by failing one of the two."""
+    engine = apps["api"].state.engine
+    if engine.dialect.name != "postgresql":
+        pytest.skip("row locks are PostgreSQL's; SQLite lets one writer in at a time")
+    session = await adult_session(school, members=2)
+    sid = session["id"]
+    # Zoom chosen and never set up for the school: the meetings service refuses it for good.
+    await school.api.put(
+        f"/v1/sessions/{sid}/platform", json={"provider": "zoom"}, headers=school.auth
+    )
+    for student in session["group"]["students"]:
+        await grant_consent(apps["api"], session=session, student_id=student["id"], platform="zoom")
+    with meetings_unreachable(apps):
+        await ready_to_provision(school, session)
+        [key] = await eventually(lambda: _provisioning_tried(apps, sid))
+    router = apps["api"].state.service_transport
+    meetings = router.transports["meetings.internal"]
+    held = HoldsTheMessage(meetings, engine, key)
+    router.transports["meetings.internal"] = held
+    try:
+        await make_due_now(apps)
+        apps["api"].state.outbox_relay.wake()
+        await eventually(lambda: _waiting_on_a_lock(engine))  # the relay, giving the message up
+
+        # The session's lock is free: the relay waits for the message before it takes it. (The
+        # operator would take it now, holding the message; held by the relay, neither moves.)
+        async with AsyncSession(engine) as db:
+            found = await asyncio.wait_for(locks.locked(db, uuid.UUID(sid)), timeout=3)
+            assert found is not None
+            await db.rollback()
+    finally:
+        held.release.set()
+        await held.finished()
+        router.transports["meetings.internal"] = meetings
+
+    message = await eventually(lambda: _dead(apps, key))
+    assert "not configured" in (message.last_error or "")
+    history = await school.get(f"/v1/sessions/{sid}/history")
+    assert [h["to"] for h in history if h["kind"] == "meeting"][-1:] == ["failed"]
+
+
+async def _provisioning_tried(apps: dict[str, FastAPI], session_id: str) -> list[str]:
+    async with AsyncSession(apps["api"].state.engine) as db:
+        found = await db.exec(
+            select(OutboxMessage).where(OutboxMessage.kind == provisioning.PROVISION)
+        )
+        return [
+            m.idempotency_key
+            for m in found.all()
+            if m.payload.get("session_id") == session_id and m.attempts >= 1
+        ]
+
+
+async def _dead(apps: dict[str, FastAPI], key: str) -> OutboxMessage | None:
+    message = await _message(apps, key)
+    return message if message.status == "dead" else None

@@ -236,7 +236,9 @@ class OutboxRelay:
         return message.status == "pending" and message.locked_by == self.worker
 
     async def _failed(self, db: AsyncSession, message_id: Any, exc: Exception) -> None:
-        message = await db.get(OutboxMessage, message_id)
+        # Locked first, as a delivery and the operator take it: giving up may then lock the
+        # session (what its kind undoes), and a second relay's failure waits, then sees it dead.
+        message = await db.get(OutboxMessage, message_id, with_for_update=True)
         if message is None or not self._holds(message):
             return
         if is_unreachable(exc):
