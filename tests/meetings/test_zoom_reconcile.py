@@ -202,13 +202,17 @@ class Crash(BaseException):
 
 
 @pytest.fixture
-def crash_after_zoom_answers(monkeypatch: pytest.MonkeyPatch) -> Callable[[], None]:
-    """The next provisioning dies after Zoom made the meeting and before our commit."""
+def crash_after_zoom_answers(monkeypatch: pytest.MonkeyPatch) -> Callable[[dict[str, Any]], None]:
+    """The next provisioning of this body's session dies after Zoom made the meeting and
+    before our commit. Only that session's: the api's relay may be delivering another test's
+    provisioning meanwhile (a retry come due), and that one must not take the crash."""
 
-    def arm() -> None:
+    def arm(body: dict[str, Any]) -> None:
         real = meetings_service.participant_service.admit
 
         async def dies(**kwargs: Any) -> Any:
+            if str(kwargs["meeting"].session_id) != body["session_id"]:
+                return await real(**kwargs)
             monkeypatch.setattr(meetings_service.participant_service, "admit", real)
             raise Crash
 
@@ -222,12 +226,12 @@ async def test_a_crash_after_zoom_answered_then_a_retry_makes_no_second_meeting(
     zoom_body: Callable[..., Any],
     post: Callable[..., Any],
     apps: dict[str, FastAPI],
-    crash_after_zoom_answers: Callable[[], None],
+    crash_after_zoom_answers: Callable[[dict[str, Any]], None],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     body, key = await zoom_body(), new_key()
     zoom.add_unrelated(5)  # the search has to page past these
-    crash_after_zoom_answers()
+    crash_after_zoom_answers(body)
 
     with pytest.raises(Crash):
         await post(body, key)
@@ -293,10 +297,10 @@ async def test_a_retry_that_finds_nothing_at_zoom_creates_the_meeting_once(
     zoom_body: Callable[..., Any],
     post: Callable[..., Any],
     apps: dict[str, FastAPI],
-    crash_after_zoom_answers: Callable[[], None],
+    crash_after_zoom_answers: Callable[[dict[str, Any]], None],
 ) -> None:
     body, key = await zoom_body(), new_key()
-    crash_after_zoom_answers()
+    crash_after_zoom_answers(body)
     with pytest.raises(Crash):
         await post(body, key)
     zoom.meetings.clear()  # deleted at Zoom by hand meanwhile: nothing to find
@@ -319,10 +323,10 @@ async def test_cancelling_after_a_crash_deletes_the_meeting_zoom_made(
     zoom_body: Callable[..., Any],
     post: Callable[..., Any],
     apps: dict[str, FastAPI],
-    crash_after_zoom_answers: Callable[[], None],
+    crash_after_zoom_answers: Callable[[dict[str, Any]], None],
 ) -> None:
     body, key = await zoom_body(), new_key()
-    crash_after_zoom_answers()
+    crash_after_zoom_answers(body)
     with pytest.raises(Crash):
         await post(body, key)
     assert len(zoom.meetings) == 1
