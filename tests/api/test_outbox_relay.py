@@ -33,7 +33,12 @@ from services.meetings.participants.links import token_hash
 from services.meetings.participants.models import Participant
 from shared.service_client import ServiceCallFailed
 from tests.api.test_gate import adult_session, ready_to_provision
-from tests.api.test_provisioning_races import make_due_now, meetings_unreachable, settle
+from tests.api.test_provisioning_races import (
+    make_due_now,
+    meetings_unreachable,
+    on_zoom_never_set_up,
+    settle,
+)
 from tests.factories import SchoolKit, eventually, grant_consent
 from tests.metrics import samples
 
@@ -502,14 +507,8 @@ async def test_a_delivery_given_up_locks_its_message_before_its_session(
     engine = apps["api"].state.engine
     if engine.dialect.name != "postgresql":
         pytest.skip("row locks are PostgreSQL's; SQLite lets one writer in at a time")
-    session = await adult_session(school, members=2)
+    session = await on_zoom_never_set_up(school, apps)
     sid = session["id"]
-    # Zoom chosen and never set up for the school: the meetings service refuses it for good.
-    await school.api.put(
-        f"/v1/sessions/{sid}/platform", json={"provider": "zoom"}, headers=school.auth
-    )
-    for student in session["group"]["students"]:
-        await grant_consent(apps["api"], session=session, student_id=student["id"], platform="zoom")
     with meetings_unreachable(apps):
         await ready_to_provision(school, session)
         [key] = await eventually(lambda: _provisioning_tried(apps, sid))

@@ -226,16 +226,23 @@ async def test_a_guardian_withdraws_their_own_consent(
     assert withdrawn == {"guardian": True, "student": False}
 
 
-async def test_a_meeting_that_cannot_be_made_frees_the_session_and_says_why(
-    school: SchoolKit, apps: dict[str, FastAPI]
-) -> None:
+async def on_zoom_never_set_up(school: SchoolKit, apps: dict[str, FastAPI]) -> dict[str, Any]:
+    """A session of two adult members who consented, on Zoom, which the school never set up:
+    the meetings service refuses to make its meeting, for good."""
     session = await adult_session(school, members=2)
-    sid = session["id"]
     await school.api.put(
-        f"/v1/sessions/{sid}/platform", json={"provider": "zoom"}, headers=school.auth
+        f"/v1/sessions/{session['id']}/platform", json={"provider": "zoom"}, headers=school.auth
     )
     for student in session["group"]["students"]:
         await grant_consent(apps["api"], session=session, student_id=student["id"], platform="zoom")
+    return session
+
+
+async def test_a_meeting_that_cannot_be_made_frees_the_session_and_says_why(
+    school: SchoolKit, apps: dict[str, FastAPI]
+) -> None:
+    session = await on_zoom_never_set_up(school, apps)
+    sid = session["id"]
     await ready_to_provision(school, session)
     await settle(apps)
 
