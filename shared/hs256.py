@@ -3,8 +3,8 @@
 Access tokens, consent links and service tokens are signed and verified by us alone, with one
 algorithm. That needs `hmac` and `hashlib`, not a JOSE library: joserfc registers every
 algorithm it knows at import, which loads `cryptography`'s native module, 11 MB of memory in
-each process for keys we never use. (Jitsi's RS256 tokens, signed for another party, still
-use joserfc.)
+each process for keys we never use. A school's own Jitsi server with token auth reads HS256
+tokens too, signed here. (Only 8x8 JaaS's RS256 tokens use joserfc, loaded on first use.)
 
 `decode` checks the form and the signature only; each caller checks its own claims (type,
 audience, expiry), as it did before. It refuses:

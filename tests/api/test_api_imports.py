@@ -1,7 +1,8 @@
 """The api process signs and checks its tokens with `shared.hs256` and loads no JOSE library.
 
-joserfc (Jitsi's RS256 tokens, in meetings) registers every algorithm it knows at import, and
-with them `cryptography`'s native module: 11 MB resident in the api for keys it never uses.
+joserfc (8x8 JaaS's RS256 tokens, in meetings, loaded on first use) registers every algorithm
+it knows at import, and with them `cryptography`'s native module: 11 MB resident in the api for
+keys it never uses.
 Nor does any service load watchfiles, which uvicorn imports at start when it is installed (it is
 only for `--reload`): we depend on uvicorn without its `standard` extra."""
 
@@ -38,10 +39,13 @@ def test_the_api_loads_no_jose_library_nor_cryptography() -> None:
     assert _loaded(PROBE) == []
 
 
-def test_meetings_does_load_them() -> None:
-    """The probe can see them: meetings signs Jitsi tokens with joserfc and seals secrets."""
+def test_meetings_loads_cryptography_and_joserfc_only_for_jaas() -> None:
+    """The probe can see them: meetings seals secrets (cryptography) from the start, and signs
+    8x8 JaaS tokens with joserfc (2.6 MB more), loaded when a school first uses JaaS."""
     probe = PROBE.replace("services.api.main", "services.meetings.main")
-    assert _loaded(probe) == ["cryptography", "joserfc"]
+    assert _loaded(probe) == ["cryptography"]
+    jaas = probe.replace("create_app(); ", "create_app(); import services.meetings.providers.jaas;")
+    assert _loaded(jaas) == ["cryptography", "joserfc"]
 
 
 def test_notifications_loads_no_watchfiles() -> None:

@@ -132,15 +132,47 @@ async def test_a_google_service_account_is_checked_and_kept_encrypted(
     assert "PRIVATE KEY" not in repr(account)
 
 
-async def test_the_google_sdk_is_first_imported_off_the_event_loop(
-    school: SchoolKit, apps: dict[str, FastAPI], monkeypatch: pytest.MonkeyPatch
+def google_settings() -> dict[str, str]:
+    return {"service_account_json": service_account_json()}
+
+
+def jaas_settings() -> dict[str, str]:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    return {
+        "jaas_app_id": "vpaas-magic-cookie-0123abcd",
+        "jaas_key_id": "4f4910",
+        "jaas_private_key": pem,
+    }
+
+
+@pytest.mark.parametrize(
+    ("provider", "settings", "module"),
+    [
+        (Provider.google_meet, google_settings, "GOOGLE_MEET"),
+        (Provider.jitsi, jaas_settings, "JAAS"),
+    ],
+    ids=["google-sdk", "jaas-joserfc"],
+)
+async def test_a_providers_library_is_first_imported_off_the_event_loop(
+    school: SchoolKit,
+    apps: dict[str, FastAPI],
+    monkeypatch: pytest.MonkeyPatch,
+    provider: Provider,
+    settings: Any,
+    module: str,
 ) -> None:
+    """The Google SDK (about 15 MB) and joserfc (2.6 MB, 8x8 JaaS's RS256) load when a school
+    first uses them, in a thread: every request of the process would wait for the import."""
     saved = await school.api.put(
-        "/v1/school/providers/google_meet",
-        headers=school.auth,
-        json={"service_account_json": service_account_json()},
+        f"/v1/school/providers/{provider.value}", headers=school.auth, json=settings()
     )
     assert saved.status_code == 200, saved.text
+    name = getattr(registry, module)
     threads: list[str] = []
     real = importlib.import_module
 
@@ -148,14 +180,14 @@ async def test_the_google_sdk_is_first_imported_off_the_event_loop(
         threads.append(threading.current_thread().name)
         return real(name, package)
 
-    # As in a process that has not used Google Meet yet.
-    monkeypatch.delitem(sys.modules, registry.GOOGLE_MEET, raising=False)
+    # As in a process that has not used this provider yet.
+    monkeypatch.delitem(sys.modules, name, raising=False)
     monkeypatch.setattr(registry.importlib, "import_module", recording)
     adapter = await apps["meetings"].state.providers(
-        Provider.google_meet, school.school_id, host_email="sari@sekolah.sch.id"
+        provider, school.school_id, host_email="sari@sekolah.sch.id"
     )
     assert threads and threading.main_thread().name not in threads, threads
-    assert type(adapter._adapter).__module__ == registry.GOOGLE_MEET
+    assert type(adapter._adapter).__module__ == name
 
 
 @pytest.mark.parametrize(

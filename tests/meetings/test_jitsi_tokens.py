@@ -21,10 +21,9 @@ from joserfc.jwk import OctKey, RSAKey
 from services.meetings.providers.accounts import JaasAccount, JitsiAccount
 from services.meetings.providers.base import ProviderMeeting, fresh_host_url
 from services.meetings.providers.errors import ProviderRefused
+from services.meetings.providers.jaas import JAAS_FEATURES, JaasProvider
 from services.meetings.providers.jitsi import (
-    JAAS_FEATURES,
     ROOM_PREFIX,
-    JaasProvider,
     JitsiProvider,
     JitsiTokenProvider,
     jitsi_provider,

@@ -10,7 +10,7 @@ Three ways a school uses Jitsi, one adapter each:
 - A school's own server with token auth (Prosody `authentication = "token"`):
   `JitsiTokenProvider`. Everyone enters with their own JWT (HS256, the app secret) in `?jwt=`;
   the counselor's marks them as moderator, members' do not.
-- 8x8 Jitsi as a Service: `JaasProvider`, the same with RS256 and the school's API key.
+- 8x8 Jitsi as a Service: `jaas.JaasProvider`, the same with RS256 and the school's API key.
 
 A token is valid from 15 minutes before the start (when the join gate opens) to 15 minutes after
 the end. Members' tokens are made at the click, from the meeting's time as Lingkar holds it then,
@@ -26,31 +26,21 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, quote, urlsplit
-
-from joserfc import jwt
-from joserfc.errors import JoseError
-from joserfc.jwk import OctKey, RSAKey
 
 from services.meetings.providers.accounts import JaasAccount, JitsiAccount
 from services.meetings.providers.base import ProviderMeeting
-from services.meetings.providers.errors import ProviderRefused
 from shared.contracts.meetings import ProvisionRequest, RescheduleRequest
+from shared.hs256 import HS256Key
 from shared.timeutil import as_utc
+
+if TYPE_CHECKING:
+    from services.meetings.providers.jaas import JaasProvider
 
 ROOM_PREFIX = "Lingkar"
 ROOM_ENTROPY_BYTES = 16  # 128 bits: not guessable, not enumerable
 TOKEN_MARGIN = timedelta(minutes=15)
-JAAS_URL = "https://8x8.vc"
-# JaaS turns on what a token does not turn off; these are off unless the school allows them.
-JAAS_FEATURES = (
-    "recording",
-    "livestreaming",
-    "transcription",
-    "outbound-call",
-    "sip-outbound-call",
-)
 
 
 def new_room_name() -> str:
@@ -105,7 +95,7 @@ class JitsiUser:
         return user
 
 
-class _TokenRooms:
+class TokenRooms:
     """What the two token-auth adapters share: rooms, the time window, the links."""
 
     name = "jitsi"
@@ -119,7 +109,7 @@ class _TokenRooms:
         raise NotImplementedError
 
     def read_token(self, token: str) -> dict[str, Any]:
-        """The claims of a token we signed; JoseError if it is not ours."""
+        """The claims of a token we signed; ValueError if it is not ours."""
         raise NotImplementedError
 
     def link(
@@ -167,7 +157,7 @@ class _TokenRooms:
         try:
             user = self.read_token(query["jwt"][0])["context"]["user"]
             host = JitsiUser(id=user["id"], name=user["name"], email=user.get("email"))
-        except (KeyError, IndexError, TypeError, ValueError, JoseError):
+        except (KeyError, IndexError, TypeError, ValueError):
             return meeting.host_url  # not a host URL we made: leave it as it is
         if user.get("moderator") != "true":
             return meeting.host_url  # never turn someone else's token into a moderator's
@@ -182,18 +172,18 @@ def _times(meeting: ProviderMeeting) -> tuple[datetime, datetime]:
     return as_utc(meeting.starts_at), as_utc(meeting.ends_at)
 
 
-def _window(starts_at: datetime, ends_at: datetime) -> dict[str, int]:
+def token_window(starts_at: datetime, ends_at: datetime) -> dict[str, int]:
     return {
         "nbf": int((starts_at - TOKEN_MARGIN).timestamp()),
         "exp": int((ends_at + TOKEN_MARGIN).timestamp()),
     }
 
 
-def _flag(value: bool) -> str:
+def claim_flag(value: bool) -> str:
     return "true" if value else "false"
 
 
-class JitsiTokenProvider(_TokenRooms):
+class JitsiTokenProvider(TokenRooms):
     """A school's own Jitsi server with token auth (HS256 with the app secret).
 
     The counselor's token says moderator twice, once for each community Prosody plugin that
@@ -205,7 +195,7 @@ class JitsiTokenProvider(_TokenRooms):
             raise ValueError("token auth needs the Jitsi server's app id and app secret")
         self.server_url = account.server_url.rstrip("/")
         self.app_id = account.app_id
-        self._key = OctKey.import_key(account.app_secret)
+        self._key = HS256Key(account.app_secret.encode())
         self.subject = _server_subject(self.server_url)
 
     def room_url(self, room: str) -> str:
@@ -219,19 +209,19 @@ class JitsiTokenProvider(_TokenRooms):
             "aud": "jitsi",
             "sub": self.subject,
             "room": room,
-            **_window(starts_at, ends_at),
+            **token_window(starts_at, ends_at),
             "context": {
                 "user": {
                     **user.claims(),
                     "affiliation": "owner" if moderator else "member",
-                    "moderator": _flag(moderator),
+                    "moderator": claim_flag(moderator),
                 }
             },
         }
-        return jwt.encode({"alg": "HS256", "typ": "JWT"}, claims, self._key)
+        return self._key.encode(claims, header={"typ": "JWT"})
 
     def read_token(self, token: str) -> dict[str, Any]:
-        return dict(jwt.decode(token, self._key, algorithms=["HS256"]).claims)
+        return self._key.decode(token)
 
     def __repr__(self) -> str:
         return f"JitsiTokenProvider(server_url={self.server_url!r}, app_id={self.app_id!r})"
@@ -248,65 +238,16 @@ def _server_subject(server_url: str) -> str:
     return tenant or (parts.hostname or "")
 
 
-class JaasProvider(_TokenRooms):
-    """8x8 Jitsi as a Service: RS256 with the school's API key; `kid` names app and key.
-
-    Features (recording, live streaming, transcription, dial-out) are off in every token unless
-    the school allows them, and then only in the counselor's: no member records a session.
-    """
-
-    def __init__(self, account: JaasAccount) -> None:
-        self.app_id = account.app_id
-        self.key_id = f"{account.app_id}/{account.key_id}"
-        self.features = dict(account.features)
-        try:
-            self._key = RSAKey.import_key(account.private_key)
-        except (ValueError, TypeError, JoseError):
-            raise ProviderRefused(
-                "the 8x8 JaaS private key cannot be read: paste the whole PEM file of the "
-                "API key, from its BEGIN line to its END line",
-                provider="jitsi",
-            ) from None
-        if not self._key.is_private:
-            raise ProviderRefused(
-                "the 8x8 JaaS key is a public key: Lingkar needs the private one", provider="jitsi"
-            )
-
-    def room_url(self, room: str) -> str:
-        return f"{JAAS_URL}/{self.app_id}/{room}"
-
-    def token(
-        self, room: str, user: JitsiUser, *, moderator: bool, starts_at: datetime, ends_at: datetime
-    ) -> str:
-        names = dict.fromkeys([*JAAS_FEATURES, *self.features])
-        features = {name: _flag(moderator and self.features.get(name, False)) for name in names}
-        claims = {
-            "aud": "jitsi",
-            "iss": "chat",
-            "sub": self.app_id,
-            "room": room,
-            **_window(starts_at, ends_at),
-            "context": {
-                "user": {**user.claims(), "moderator": _flag(moderator)},
-                "features": features,
-            },
-        }
-        header = {"alg": "RS256", "kid": self.key_id, "typ": "JWT"}
-        return jwt.encode(header, claims, self._key)
-
-    def read_token(self, token: str) -> dict[str, Any]:
-        return dict(jwt.decode(token, self._key, algorithms=["RS256"]).claims)
-
-    def __repr__(self) -> str:
-        return f"JaasProvider(app_id={self.app_id!r})"
-
-
 def jitsi_provider(
     account: JitsiAccount | JaasAccount | None, *, default_url: str
 ) -> JitsiProvider | JitsiTokenProvider | JaasProvider:
     """The adapter for a school's Jitsi set-up: JaaS, its own server (with token auth when it
     has an app id and secret), or the default server."""
     if isinstance(account, JaasAccount):
+        # Here, not at the top: joserfc (RS256) costs the process 2.6 MB, and only a school
+        # on 8x8 JaaS needs it (the registry imports it off the event loop first).
+        from services.meetings.providers.jaas import JaasProvider
+
         return JaasProvider(account)
     if account is None:
         return JitsiProvider(default_url)

@@ -105,6 +105,9 @@ class Guarded:
 
 
 GOOGLE_MEET = "services.meetings.providers.google_meet"
+JAAS = "services.meetings.providers.jaas"
+# The adapters whose libraries most schools never need: imported when a school first uses them.
+_IMPORTED_ON_FIRST_USE: dict[type, str] = {GoogleMeetAccount: GOOGLE_MEET, JaasAccount: JAAS}
 
 
 class ProviderRegistry:
@@ -158,10 +161,11 @@ class ProviderRegistry:
                 account = await accounts.load(
                     db=own, box=self.box, school_id=school_id, provider=provider
                 )
-        if isinstance(account, GoogleMeetAccount) and GOOGLE_MEET not in sys.modules:
-            # The Google SDK takes about 0.3 s to import: in a thread, not on the event loop
-            # (every request of the process would wait for it).
-            await asyncio.to_thread(importlib.import_module, GOOGLE_MEET)
+        module = _IMPORTED_ON_FIRST_USE.get(type(account))
+        if module is not None and module not in sys.modules:
+            # The Google SDK takes about 0.3 s to import, joserfc about 0.1 s: in a thread,
+            # not on the event loop (every request of the process would wait for it).
+            await asyncio.to_thread(importlib.import_module, module)
         adapter = self._adapter(provider, account, host_email)
         breaker = self.breakers.setdefault((provider, school_id), CircuitBreaker())
         return Guarded(adapter, breaker, provider)
