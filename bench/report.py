@@ -125,6 +125,24 @@ def machine() -> dict[str, Any]:
     }
 
 
+def cpu_ticks(stat: str | None = None) -> tuple[int, int]:
+    """(stolen, all) clock ticks of every core so far, from the first line of /proc/stat.
+
+    Stolen time is what the hypervisor gave other guests while this one wanted the CPU: on a
+    shared host it is the plainest sign that a run's rates were taken on a slower machine.
+    """
+    line = (stat if stat is not None else Path("/proc/stat").read_text()).split("\n", 1)[0]
+    # user nice system idle iowait irq softirq steal (guest time is already within user).
+    ticks = [int(v) for v in line.split()[1:9]]
+    return (ticks[7] if len(ticks) > 7 else 0), sum(ticks)
+
+
+def steal_percent(before: tuple[int, int], after: tuple[int, int]) -> float:
+    """The share of the cores' time stolen between two `cpu_ticks` readings."""
+    stolen, total = after[0] - before[0], after[1] - before[1]
+    return round(100 * stolen / total, 1) if total > 0 else 0.0
+
+
 def write(
     rows: list[Row],
     *,

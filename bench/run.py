@@ -359,7 +359,9 @@ def main(argv: list[str] | None = None) -> int:
         keep=args.keep,
     )
     machine = report.machine()
+    ticks = report.cpu_ticks()
     rows = run(plan, python=args.runtime)
+    machine["steal_percent"] = report.steal_percent(ticks, report.cpu_ticks())
     print()
     print(report.table(rows))
     latest = "million.json" if args.million else "latest.json"

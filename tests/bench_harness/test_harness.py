@@ -117,6 +117,17 @@ def test_the_table_puts_each_figure_beside_the_ceiling_with_the_ratio_and_verdic
     assert json.loads((tmp_path / "million.json").read_text())["settings"] == {"big": 1_000_000}
 
 
+def test_the_stolen_share_of_the_cores_time_is_read_from_proc_stat() -> None:
+    """Steal is the eighth figure of /proc/stat's first line; the share is of every tick."""
+    before = report.cpu_ticks("cpu  100 0 50 800 10 0 5 35 7 0\ncpu0 1 2 3\n")
+    after = report.cpu_ticks("cpu  180 0 70 1500 10 0 5 135 9 0\ncpu0 1 2 3\n")
+    assert before == (35, 1000) and after == (135, 1900)
+    assert report.steal_percent(before, after) == pytest.approx(11.1)  # 100 of 900 ticks
+    assert report.steal_percent(after, after) == 0.0
+    stolen, total = report.cpu_ticks()  # this machine's own
+    assert total > 0 and 0 <= stolen <= total
+
+
 def test_cpu_is_read_from_the_process_table_and_grows_with_work() -> None:
     """The bench's CPU per request is told by /proc; a busy loop must show in it."""
     before = stack.cpu_seconds(os.getpid())
