@@ -194,6 +194,41 @@ async def test_a_fresh_host_url_never_comes_from_a_members_token() -> None:
     assert await provider.fresh_host_url(not_ours) == not_ours.host_url
 
 
+async def test_a_secret_and_a_name_beyond_ascii_sign_and_read_as_prosody_would() -> None:
+    """The app secret is its UTF-8 bytes on both sides, and a name in any script survives."""
+    secret = "rahasia-sekolah-ÿé-非ASCII-🔑-0000000000"
+    account = JitsiAccount(server_url=SERVER, app_id=APP_ID, app_secret=secret)
+    provider = JitsiTokenProvider(account)
+    meeting = with_time(await provider.create(provision()))
+    name = "Ñoño Setiawan 李雷 🙂"
+
+    link = await provider.join_link_for(meeting, display_name=name, person_key="p")
+
+    claims = read(link, OctKey.import_key(secret))[1]
+    assert claims["context"]["user"]["name"] == name
+    assert provider.read_token(token_of(link))["context"]["user"]["name"] == name
+    with pytest.raises(BadSignatureError):
+        read(link, OctKey.import_key(secret.encode("utf-8").decode("latin-1")))
+
+
+async def test_a_jaas_host_url_not_signed_by_the_schools_key_is_left_as_it_is(
+    jaas_key: RSAKey,
+) -> None:
+    """Another key's token, a forged one, a malformed one: the stored URL, never an error."""
+    provider = jaas(jaas_key)
+    meeting = with_time(await provider.create(provision()))
+    other = with_time(await jaas(RSAKey.generate_key(2048)).create(provision()))
+    room = f"https://8x8.vc/{JAAS_APP}/{meeting.provider_ref}"
+
+    for host_url in (other.host_url, f"{room}?jwt=forged", f"{room}?jwt=a.b.c"):
+        assert await provider.fresh_host_url(replace(meeting, host_url=host_url)) == host_url
+    # Its own host URL is read, and made again for the meeting's time as it is now.
+    moved = with_time(meeting, START + timedelta(days=1))
+    fresh = read(await provider.fresh_host_url(moved), jaas_key)[1]
+    assert fresh["nbf"] == timestamp(START + timedelta(days=1) - timedelta(minutes=15))
+    assert fresh["context"]["user"]["moderator"] == "true"
+
+
 async def test_a_member_link_needs_the_meetings_time() -> None:
     provider = own_server()
     meeting = await provider.create(provision())
