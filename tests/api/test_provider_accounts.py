@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import json
 import logging
 import sys
 import threading
+import time
 import uuid
 from typing import Any
 
@@ -167,7 +169,8 @@ async def test_a_providers_library_is_first_imported_off_the_event_loop(
     module: str,
 ) -> None:
     """The Google SDK (about 15 MB) and joserfc (2.6 MB, 8x8 JaaS's RS256) load when a school
-    first uses them, in a thread: every request of the process would wait for the import."""
+    first uses them, in a thread: every request of the process would wait for the import.
+    Requests arriving during that import (a class clicking at once) wait for the same one."""
     saved = await school.api.put(
         f"/v1/school/providers/{provider.value}", headers=school.auth, json=settings()
     )
@@ -178,16 +181,41 @@ async def test_a_providers_library_is_first_imported_off_the_event_loop(
 
     def recording(name: str, package: str | None = None) -> Any:
         threads.append(threading.current_thread().name)
+        time.sleep(0.2)  # a slow import: the other request comes while it runs
         return real(name, package)
 
     # As in a process that has not used this provider yet.
     monkeypatch.delitem(sys.modules, name, raising=False)
     monkeypatch.setattr(registry.importlib, "import_module", recording)
-    adapter = await apps["meetings"].state.providers(
-        provider, school.school_id, host_email="sari@sekolah.sch.id"
+    providers = apps["meetings"].state.providers
+    adapters = await asyncio.gather(
+        *(providers(provider, school.school_id, host_email="sari@sekolah.sch.id") for _ in "ab")
     )
-    assert threads and threading.main_thread().name not in threads, threads
-    assert type(adapter._adapter).__module__ == name
+    assert len(threads) == 1 and threads != [threading.main_thread().name], threads
+    assert {type(adapter._adapter).__module__ for adapter in adapters} == {name}
+
+
+async def test_an_import_that_failed_is_tried_again_by_the_next_request(
+    apps: dict[str, FastAPI], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    providers = apps["meetings"].state.providers
+    attempts: list[str] = []
+    real = importlib.import_module
+
+    def failing_once(name: str, package: str | None = None) -> Any:
+        attempts.append(name)
+        if len(attempts) == 1:
+            raise ImportError(f"{name}: the disk hiccuped")
+        return real(name, package)
+
+    monkeypatch.delitem(sys.modules, registry.JAAS, raising=False)
+    monkeypatch.setattr(registry.importlib, "import_module", failing_once)
+    with pytest.raises(ImportError):
+        await providers._imported(registry.JAAS)
+    monkeypatch.delitem(sys.modules, registry.JAAS, raising=False)
+    await providers._imported(registry.JAAS)
+    assert attempts == [registry.JAAS, registry.JAAS]
+    assert registry.JAAS in sys.modules
 
 
 @pytest.mark.parametrize(

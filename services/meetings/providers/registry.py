@@ -130,9 +130,24 @@ class ProviderRegistry:
         # Per school and provider: the fault is most often in one school's account or server
         # (a revoked Zoom app, a self-hosted Jitsi down), and must not stop the other schools.
         self.breakers: dict[tuple[Provider, uuid.UUID], CircuitBreaker] = {}
+        self._imports: dict[str, asyncio.Task[Any]] = {}
 
     async def aclose(self) -> None:
         await self.http.aclose()
+
+    async def _imported(self, module: str) -> None:
+        """Import `module` in a thread once; every request that needs it meanwhile waits for
+        that import. The Google SDK takes about 0.3 s, joserfc about 0.1 s: on the event loop,
+        every request of the process would wait for it. A module is in `sys.modules` from the
+        moment its import begins, so that is not the sign it is ready: a click arriving
+        mid-import would finish it on the event loop, blocked on the import's lock."""
+        importing = self._imports.get(module)
+        if importing is None or (importing.done() and module not in sys.modules):
+            # Never begun, or it failed (a failed import leaves nothing in sys.modules): begin.
+            importing = asyncio.create_task(asyncio.to_thread(importlib.import_module, module))
+            self._imports[module] = importing
+        # Shielded: a request cancelled while waiting leaves the import to the others.
+        await asyncio.shield(importing)
 
     async def __call__(
         self,
@@ -162,10 +177,8 @@ class ProviderRegistry:
                     db=own, box=self.box, school_id=school_id, provider=provider
                 )
         module = _IMPORTED_ON_FIRST_USE.get(type(account))
-        if module is not None and module not in sys.modules:
-            # The Google SDK takes about 0.3 s to import, joserfc about 0.1 s: in a thread,
-            # not on the event loop (every request of the process would wait for it).
-            await asyncio.to_thread(importlib.import_module, module)
+        if module is not None:
+            await self._imported(module)
         adapter = self._adapter(provider, account, host_email)
         breaker = self.breakers.setdefault((provider, school_id), CircuitBreaker())
         return Guarded(adapter, breaker, provider)
