@@ -43,6 +43,9 @@ class GoogleMeetAccountIn(Payload):
         return value
 
 
+MIN_JITSI_APP_SECRET = 32
+
+
 class JitsiAccountIn(Payload):
     """A self-hosted server (`server_url`, with `app_id`/`app_secret` for token auth), or 8x8
     JaaS (`jaas_app_id`, `jaas_key_id`, `jaas_private_key`)."""
@@ -54,6 +57,19 @@ class JitsiAccountIn(Payload):
     jaas_key_id: str | None = Field(default=None, max_length=100)
     jaas_private_key: SecretStr | None = None
     jaas_features: dict[str, bool] = Field(default_factory=dict)
+
+    @field_validator("app_secret")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        # Every member's token is signed with it, and a member may try guesses against their
+        # own token offline: a short secret found that way signs a moderator's token.
+        if value is not None and len(value.get_secret_value()) < MIN_JITSI_APP_SECRET:
+            raise ValueError(
+                f"must be at least {MIN_JITSI_APP_SECRET} characters: every member's Jitsi "
+                "token is signed with it (HS256 wants a 256-bit key); set a longer app_secret "
+                "on the Prosody server and here"
+            )
+        return value
 
     @model_validator(mode="after")
     def _one_kind(self) -> JitsiAccountIn:

@@ -225,6 +225,14 @@ async def test_an_import_that_failed_is_tried_again_by_the_next_request(
         ({"jaas_app_id": "vpaas-magic-cookie-abc123"}, "8x8 JaaS needs"),
         ({}, "give server_url"),
         ({"server_url": "http://insecure.example"}, "should match pattern"),
+        (
+            {
+                "server_url": "https://jitsi.sekolah.sch.id",
+                "app_id": "lingkar",
+                "app_secret": "x" * 31,
+            },
+            "app_secret: Value error, must be at least 32 characters",
+        ),
     ],
 )
 async def test_jitsi_settings_must_be_whole(
@@ -233,6 +241,28 @@ async def test_jitsi_settings_must_be_whole(
     answer = await school.api.put("/v1/school/providers/jitsi", headers=school.auth, json=body)
     assert answer.status_code == 422
     assert reason in answer.json()["detail"]
+
+
+async def test_a_jitsi_app_secret_is_refused_when_short_and_never_echoed(school: SchoolKit) -> None:
+    """HS256 signs every member's token with it: a member could guess a short one offline from
+    their own token and sign a moderator's."""
+    body = {"server_url": "https://jitsi.sekolah.sch.id", "app_id": "lingkar"}
+    short = "rahasia-pendek-0123456789abcdef"  # 31 characters
+
+    refused = await school.api.put(
+        "/v1/school/providers/jitsi", headers=school.auth, json={**body, "app_secret": short}
+    )
+    assert refused.status_code == 422
+    assert [e["field"] for e in refused.json()["errors"]] == ["app_secret"]
+    assert "at least 32 characters" in refused.json()["errors"][0]["reason"]
+    assert short not in refused.text
+
+    secret = short + "9"
+    saved = await school.api.put(
+        "/v1/school/providers/jitsi", headers=school.auth, json={**body, "app_secret": secret}
+    )
+    assert saved.status_code == 200, saved.text
+    assert secret not in saved.text
 
 
 async def test_only_the_school_admin_and_only_their_school(
