@@ -9,7 +9,6 @@ simply expires: the row is taken again, and the receiver's idempotency key stops
 
 from __future__ import annotations
 
-import random
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -19,6 +18,7 @@ from sqlalchemy import select as core_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from shared.jitter import equal_jitter
 from shared.problems import Conflict
 
 
@@ -130,9 +130,9 @@ async def counts_by_state(
 
 
 def backoff(attempt: int, *, base: float = 2.0, cap: float = 3600.0) -> timedelta:
-    """Exponential backoff with full jitter: the n-th retry waits up to base·2ⁿ, capped."""
+    """Exponential backoff with jitter: the n-th retry waits half to all of base·2ⁿ, capped."""
     ceiling = min(cap, base * (2 ** max(attempt - 1, 0)))
-    return timedelta(seconds=ceiling / 2 + random.uniform(0, ceiling / 2))  # noqa: S311
+    return timedelta(seconds=equal_jitter(ceiling))
 
 
 def send_again(row: QueueRow, *, what: str, now: datetime) -> bool:

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from typing import Any
 
 import httpx
 
+from shared.jitter import equal_jitter
 from shared.observability import REQUEST_ID_HEADER, Metrics, current_request_id
 from shared.service_auth import ServiceTokens
 from shared.tls import client_context, trusting_nothing
@@ -146,7 +146,7 @@ class ServiceClient:
 
     def _backoff(self, attempt: int) -> float:
         base: float = self.backoff_seconds * (2 ** (attempt - 1))
-        return base / 2 + random.uniform(0, base / 2)  # noqa: S311 - jitter, not security
+        return equal_jitter(base)
 
     def _count(self, target: str, outcome: str) -> None:
         if self.metrics:

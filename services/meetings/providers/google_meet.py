@@ -34,7 +34,6 @@ import base64
 import hashlib
 import json
 import logging
-import random
 import uuid
 from collections.abc import Awaitable, Callable, Collection
 from datetime import UTC, datetime, timedelta
@@ -61,6 +60,7 @@ from services.meetings.providers.google_errors import (
     sign_in_error,
 )
 from shared.contracts.meetings import ProvisionRequest, RescheduleRequest
+from shared.jitter import spread
 from shared.timeutil import as_utc
 
 log = logging.getLogger("lingkar.meetings.google_meet")
@@ -257,7 +257,7 @@ class GoogleMeetProvider:
             if delay is None or not isinstance(error, ProviderUnavailable):
                 raise error from None
             # Jitter, so retries of many sessions do not arrive together; not a secret.
-            await self._sleep(delay * random.uniform(0.5, 1.5))  # noqa: S311
+            await self._sleep(spread(delay, 0.5))
         raise AssertionError("unreachable")
 
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import re
 import secrets
 import string
@@ -59,6 +58,7 @@ from services.meetings.providers.zoom_answers import (
     zoom_instant,
 )
 from shared.contracts.meetings import ProvisionRequest, RescheduleRequest
+from shared.jitter import equal_jitter
 from shared.timeutil import as_utc
 
 log = logging.getLogger("lingkar.meetings.zoom")
@@ -388,4 +388,4 @@ class ZoomProvider:
 
     def _backoff(self, attempt: int) -> float:
         base = min(self.retry.max_wait, self.retry.first_backoff * 2**attempt)
-        return base / 2 + random.uniform(0, base / 2)  # noqa: S311 - jitter, not security
+        return equal_jitter(base)

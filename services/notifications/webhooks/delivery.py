@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import random
 import ssl
 import uuid
 from collections.abc import Callable
@@ -29,6 +28,7 @@ from services.notifications.webhooks import destinations, signing
 from services.notifications.webhooks.models import WebhookMessage, WebhookSubscription
 from services.notifications.webhooks.service import live_secrets
 from shared.contracts.webhooks import WEBHOOK_TEST
+from shared.jitter import spread
 from shared.queue import Claim
 from shared.secret_box import SecretBox
 from shared.timeutil import utcnow
@@ -57,7 +57,7 @@ def retry_delay(attempts_made: int) -> timedelta | None:
     if attempts_made >= MAX_ATTEMPTS:
         return None
     planned = SCHEDULE[attempts_made - 1]
-    return planned * random.uniform(1 - JITTER, 1 + JITTER)  # noqa: S311 - jitter
+    return planned * spread(1.0, JITTER)
 
 
 def retry_after(response: httpx.Response, *, now: datetime) -> timedelta | None:
